@@ -1,0 +1,43 @@
+# dirtymnist: `make test` and `make demo` work on a fresh machine with Python 3.11.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# papermill runs notebooks with this kernel, so it must point at the project's venv
+KERNEL := dirtymnist
+
+.PHONY: install test test-slow demo export clean-nbs bench kernel
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+$(STAMP): $(BIN)/python settings.ini setup.py
+	@echo "== installing dirtymnist and its pinned dependencies into $(VENV) (first time: a few minutes)"
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (dirtymnist)" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+kernel: $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (dirtymnist)"
+
+test: $(STAMP)
+	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python tools/run_tests.py
+
+test-slow: $(STAMP)
+	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python tools/run_tests.py --flags "slow"
+
+demo: $(STAMP)
+	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python tools/demo.py
+
+export: $(STAMP)
+	$(BIN)/nbdev_export
+	$(BIN)/nbdev_clean
+	$(BIN)/python tools/readme.py
+
+bench: $(STAMP)
+	@for b in bench/*.py; do [ "$$b" = bench/gpu.py ] && continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
