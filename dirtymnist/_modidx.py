@@ -5,4 +5,8 @@ d = { 'settings': { 'branch': 'main',
                 'doc_host': 'https://dirtymnist.github.io',
                 'git_url': 'https://github.com/dirtymnist/dirtymnist',
                 'lib_path': 'dirtymnist'},
-  'syms': {}}
+  'syms': { 'dirtymnist.labels': { 'dirtymnist.labels._bad': ('labels.html#_bad', 'dirtymnist/labels.py'),
+                                   'dirtymnist.labels._rows': ('labels.html#_rows', 'dirtymnist/labels.py'),
+                                   'dirtymnist.labels.atomic_write': ('labels.html#atomic_write', 'dirtymnist/labels.py'),
+                                   'dirtymnist.labels.read_labels': ('labels.html#read_labels', 'dirtymnist/labels.py'),
+                                   'dirtymnist.labels.write_labels': ('labels.html#write_labels', 'dirtymnist/labels.py')}}}
