@@ -14,12 +14,12 @@ cfg = cfg['DEFAULT']
 for key in 'version description keywords author author_email lib_name user min_python license status'.split():
     assert key in cfg, f'settings.ini is missing the key {key!r}'
 
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License'),
-            'mit': ('MIT License', 'OSI Approved :: MIT License')}
+# SPDX expressions: setuptools deprecates license classifiers in their favour
+licenses = {'apache2': 'Apache-2.0', 'mit': 'MIT', 'bsd3': 'BSD-3-Clause', 'gpl3': 'GPL-3.0-only'}
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable', '6 - Mature', '7 - Inactive']
 py_versions = '3.10 3.11 3.12 3.13'.split()
 
-lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
+lic = licenses.get(cfg['license'].lower(), cfg['license'])
 min_python = cfg['min_python']
 requirements = shlex.split(cfg.get('requirements', ''))
 dev_requirements = shlex.split(cfg.get('dev_requirements', '') or '')
@@ -29,13 +29,12 @@ console_scripts = [s.strip() for s in cfg.get('console_scripts', '').splitlines(
 setuptools.setup(
     name=cfg['lib_name'],
     version=cfg['version'],
-    license=lic[0],
+    license=lic,
     classifiers=[f'Development Status :: {statuses[int(cfg["status"]) - 1]}',
                  f'Intended Audience :: {cfg["audience"].title()}',
                  'Natural Language :: ' + cfg['language'].title(),
                  'Topic :: Scientific/Engineering :: Artificial Intelligence']
-                + [f'Programming Language :: Python :: {v}' for v in py_versions if Version(v) >= Version(min_python)]
-                + ([f'License :: {lic[1]}'] if lic[1] else []),
+                + [f'Programming Language :: Python :: {v}' for v in py_versions if Version(v) >= Version(min_python)],
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
     include_package_data=True,
