@@ -1,0 +1,75 @@
+"""`make demo`: the main job on the built-in letters, on this machine's CPUs, within `--minutes` (default 15).
+
+It runs `nbs/demo.ipynb` with papermill, at full size, into `demo/report.ipynb`:
+synthesize a validation set from held-out letters, train the `cpu_fast` recipe on freshly synthesized images until the time
+budget says stop, predict the validation set with 4x rot90 TTA, evaluate, write the submission CSV and the report (plots of the
+training curves, per-letter accuracy and sample predictions). It ends by printing the validation accuracy.
+
+    python tools/demo.py                      # 15 minutes, built-in letters, output in demo/
+    python tools/demo.py --minutes 30         # a longer budget, better accuracy
+    python tools/demo.py --letters ../shared/realdata/mnist_data/test-split-1.csv   # the same on the contest's letters
+    python tools/demo.py -p n_valid 500       # any other parameter of nbs/demo.ipynb
+"""
+import argparse, json, os, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _value(s):
+    "A papermill -p value: int, float, bool, None, else the string."
+    for conv in (int, float):
+        try: return conv(s)
+        except ValueError: pass
+    return {'true': True, 'false': False, 'none': None}.get(s.lower(), s)
+
+
+def _kernel(name):
+    if name: return name
+    from jupyter_client.kernelspec import KernelSpecManager
+    specs = KernelSpecManager().find_kernel_specs()
+    # `make install` registers the project's kernel; otherwise the interpreter's own python3 kernel
+    return 'dirtymnist' if 'dirtymnist' in specs else 'python3'
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--minutes', type=float, default=15.0, help='wall-clock budget for the whole job, start to finish')
+    ap.add_argument('--out', default=str(ROOT/'demo'), help='output folder (default: demo/)')
+    ap.add_argument('--letters', default='builtin', help="'builtin' or a letter CSV (its last rows become validation letters)")
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--kernel', default=None, help='Jupyter kernel (default: dirtymnist if installed, else python3)')
+    ap.add_argument('-p', '--parameter', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'),
+                    help='any other parameter of nbs/demo.ipynb')
+    args = ap.parse_args(argv)
+    start = time.time()
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    params = dict(out_dir=str(out), minutes=args.minutes, deadline=start + args.minutes * 60, letters=args.letters,
+                  seed=args.seed, smoke=False)
+    params.update({k: _value(v) for k, v in args.parameter})
+    if args.letters != 'builtin': params['letters'] = str(Path(args.letters).resolve())
+    report = out/'report.ipynb'
+    (out/'result.json').unlink(missing_ok=True)
+    print(f'== dirtymnist demo: {args.minutes:g} minutes budget, letters: {args.letters}, output: {out}', flush=True)
+    import papermill as pm
+    os.environ.setdefault('PYTHONUNBUFFERED', '1')
+    try:
+        pm.execute_notebook(str(ROOT/'nbs'/'demo.ipynb'), str(report), parameters=params, kernel_name=_kernel(args.kernel),
+                            cwd=str(ROOT/'nbs'), progress_bar=False, log_output=False, stdout_file=sys.stdout, stderr_file=sys.stderr)
+    except Exception as e:
+        print(f'\n== demo FAILED after {time.time() - start:.0f} s: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ""}')
+        print(f'   the partial report is {report}')
+        return 1
+    res = json.loads((out/'result.json').read_text())
+    took = time.time() - start
+    print(f'\n== demo done in {took / 60:.1f} min (budget {args.minutes:g})')
+    for k in ('report', 'submission', 'model'):
+        if res.get(k): print(f'   {k:<11} {res[k]}')
+    print(f'   images trained on: {res.get("train_images", "?")}, validation images: {res.get("n_valid", "?")}')
+    print(f'validation accuracy (mean over the 26 labels, 4x rot90 TTA): {res["accuracy"]:.4f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
