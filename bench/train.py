@@ -9,7 +9,8 @@ Cases (CPU, fp32, untrained weights, no gradient checkpointing):
 Each case runs the whole learner step: forward, BCE loss, backward, the timm optimizer step and every training
 callback of the config (cosine schedule, step log, best weights, time budget). The input is one fixed batch already
 in memory, so the figure is the model's cost alone; `bench/data.py` measures the data pipeline. One warm-up step,
-then `--steps` timed steps; img/s = batch * steps / wall time. Set `--threads` to the cores you can spare; the
+then `--steps` timed steps; img/s = batch * steps / wall time, and img/CPU-s = the same over the process's CPU time
+(all threads), which moves less when other work shares the machine. Set `--threads` to the cores you can spare; the
 default is torch's (all cores).
 """
 import argparse, sys, time, warnings
@@ -46,15 +47,16 @@ def fixed_dls(bs, size, steps, device='cpu', seed=0):
 class StepTimer(Callback):
     "Wall time of training steps after the first `warmup` (CUDA synchronised), and the peak GPU memory."
     order = 99
-    def __init__(self, warmup=1): self.warmup, self.times = warmup, []
+    def __init__(self, warmup=1): self.warmup, self.times, self.cpu = warmup, [], []
     def _sync(self):
         if torch.device(self.dls.device).type == 'cuda': torch.cuda.synchronize()
     def before_batch(self):
-        if self.training: self._sync(); self.t0 = time.perf_counter()
+        if self.training: self._sync(); self.t0, self.c0 = time.perf_counter(), time.process_time()
     def after_batch(self):
         if not self.training: return
         self._sync()
-        if self.iter >= self.warmup: self.times.append(time.perf_counter() - self.t0)
+        if self.iter >= self.warmup:
+            self.times.append(time.perf_counter() - self.t0); self.cpu.append(time.process_time() - self.c0)
         if self.iter == self.warmup - 1 and torch.device(self.dls.device).type == 'cuda': torch.cuda.reset_peak_memory_stats()
 
 
@@ -69,6 +71,7 @@ def bench(config, overrides, bs, size, steps, device='cpu', warmup=1):
         warnings.simplefilter('ignore')
         learn.fit(1)
     t = sum(timer.times)
+    learn.cpu_seconds = sum(timer.cpu)
     return bs * len(timer.times) / t, timer.times, learn
 
 
@@ -82,9 +85,9 @@ if __name__ == '__main__':
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     print(f'CPU training, fp32, torch {torch.__version__}, {torch.get_num_threads()} threads, {a.steps} timed steps after 1 warm-up')
-    print(f'{"model":<22}{"px":>5}{"batch":>7}{"img/s":>9}{"s/step":>9}')
+    print(f'{"model":<22}{"px":>5}{"batch":>7}{"img/s":>9}{"s/step":>9}{"img/CPU-s":>11}')
     for key, (model, size, bs) in CASES.items():
         if a.only and key != a.only: continue
-        ips, times, _ = bench('cpu_small', [f'model.model_name={model}', 'train.precision=fp32', 'train.gradient_checkpointing=false'],
+        ips, times, learn = bench('cpu_small', [f'model.model_name={model}', 'train.precision=fp32', 'train.gradient_checkpointing=false'],
                               bs, size, a.steps)
-        print(f'{model:<22}{size:>5}{bs:>7}{ips:>9.1f}{sum(times) / len(times):>9.2f}', flush=True)
+        print(f'{model:<22}{size:>5}{bs:>7}{ips:>9.1f}{sum(times) / len(times):>9.2f}{bs * len(times) / learn.cpu_seconds:>11.1f}', flush=True)
