@@ -13,11 +13,12 @@ import pandas as pd
 from fastcore.script import Param, call_parse, store_true
 
 from .labels import VOCAB, read_labels, write_labels
-from .evaluate import align_labels, binarize, check_same_index, holdout_split, label_array, load_thresholds, run_cli
+from .evaluate import align_labels, binarize, check_same_index, holdout_split, label_array, load_thresholds
+from .cli import entry_point, run_cli
 
 # %% auto #0
-__all__ = ['WINNING_WEIGHTS', 'PRESETS', 'parse_spec', 'load_probs', 'ensemble', 'preset_files', 'tune_weights',
-           'tuned_weights_gain', 'ensemble_main', 'ensemble_cli']
+__all__ = ['WINNING_WEIGHTS', 'PRESETS', 'ensemble_cli', 'parse_spec', 'load_probs', 'ensemble', 'preset_files', 'tune_weights',
+           'tuned_weights_gain', 'ensemble_main']
 
 # %% ../nbs/06_ensemble.ipynb #94b20471
 WINNING_WEIGHTS = {'d269b1': 1.5, '26527b': 1.0, 'f43ccc': 1.0, '0545cd': 1.0, 'd6f15a': 1.0}
@@ -174,6 +175,4 @@ def ensemble_main(files: Param('probability CSVs, each PATH or PATH:WEIGHT (weig
     print(f'{output}: {len(res)} images, {"probabilities" if return_probs else "0/1 flags"}, mean of {names}')
     return res
 
-def ensemble_cli():
-    "Console entry point `dirtymnist_ensemble`."
-    return run_cli(ensemble_main, 'dirtymnist_ensemble')
+ensemble_cli = entry_point(ensemble_main, 'dirtymnist_ensemble')

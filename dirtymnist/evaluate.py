@@ -10,15 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from fastcore.script import Param, anno_parser, call_parse, store_true
+from fastcore.script import Param, call_parse, store_true
 
 from .labels import VOCAB, atomic_write, read_labels
+from .cli import entry_point, run_cli
 
 # %% auto #0
-__all__ = ['DEFAULT_GRID', 'label_array', 'check_same_index', 'align_labels', 'binarize', 'is_probs', 'load_thresholds',
-           'contest_accuracy', 'exact_match', 'letter_report', 'read_pair', 'evaluate', 'format_report',
-           'tune_thresholds', 'holdout_split', 'tuned_gain', 'write_thresholds', 'save_thresholds', 'plot_letters',
-           'wrong_counts', 'show_worst', 'run_cli', 'evaluate_main', 'evaluate_cli']
+__all__ = ['DEFAULT_GRID', 'evaluate_cli', 'label_array', 'check_same_index', 'align_labels', 'binarize', 'is_probs',
+           'load_thresholds', 'contest_accuracy', 'exact_match', 'letter_report', 'read_pair', 'evaluate',
+           'format_report', 'tune_thresholds', 'holdout_split', 'tuned_gain', 'write_thresholds', 'save_thresholds',
+           'plot_letters', 'wrong_counts', 'show_worst', 'evaluate_main']
 
 # %% ../nbs/07_evaluate.ipynb #f037b3e7
 def label_array(x, what='input') -> np.ndarray:
@@ -261,17 +262,6 @@ def show_worst(pred, answer, images, n=12, ncols=4, size=2.6):
     return fig
 
 # %% ../nbs/07_evaluate.ipynb #2822b766
-def run_cli(func, prog=None, argv=None):
-    "Parse `argv` (default `sys.argv[1:]`) for the `call_parse` function `func`, taking `--a-b` for `--a_b`, and call it."
-    argv = sys.argv[1:] if argv is None else list(argv)
-    fix = lambda a: '--' + a[2:].split('=', 1)[0].replace('-', '_') + ('=' + a.split('=', 1)[1] if '=' in a else '') if a.startswith('--') else a
-    p = anno_parser(func, prog)
-    for act in p._actions: act.option_strings = [o.replace('_', '-') if o.startswith('--') else o for o in act.option_strings]  # dashed in --help
-    args = vars(p.parse_args([fix(a) for a in argv]))
-    args.pop('pdb', None); args.pop('xtra', None)
-    try: return func(**args)
-    except (ValueError, FileNotFoundError) as e: raise SystemExit(f'{prog or func.__name__}: error: {e}') from None
-
 @call_parse
 def evaluate_main(pred: Param('prediction CSV: 0/1 flags or probabilities', str),
                   answer: Param('answer CSV (0/1)', str),
@@ -301,6 +291,4 @@ def evaluate_main(pred: Param('prediction CSV: 0/1 flags or probabilities', str)
         with atomic_write(json_out) as f: json.dump(out, f, indent=2)
     return rep
 
-def evaluate_cli():
-    "Console entry point `dirtymnist_evaluate`."
-    return run_cli(evaluate_main, 'dirtymnist_evaluate')
+evaluate_cli = entry_point(evaluate_main, 'dirtymnist_evaluate')

@@ -15,10 +15,11 @@ from torch.utils.data import Dataset, DataLoader
 from fastcore.script import Param, call_parse, store_true
 
 from .labels import VOCAB, write_labels
+from .cli import entry_point, run_cli
 from .model import load_model, default_meta
 
 # %% auto #0
-__all__ = ['png_header', 'list_images', 'PNGDataset', 'predict', 'predict_main', 'run_cli', 'predict_cli']
+__all__ = ['predict_cli', 'png_header', 'list_images', 'PNGDataset', 'predict', 'predict_main']
 
 # %% ../nbs/05_predict.ipynb #e9b5221a
 _PNG_SIG = b'\x89PNG\r\n\x1a\n'
@@ -174,24 +175,4 @@ def predict_main(model: Param('saved model: <stem>.safetensors, <stem>.json or <
     print(f'{out}: {len(df)} images, ' + ('probabilities' if return_probs else f'{int(df.values.sum())} letters found') + (' (TTA)' if use_tta else ''))
     return out
 
-def _parser(func, prog=None):
-    "fastcore's parser for `func`, with each `--a_b` option also spelled `--a-b` (shown first in the help)."
-    from fastcore.script import anno_parser
-    p = anno_parser(func, prog)
-    for act in p._actions:
-        for o in list(act.option_strings):
-            if o.startswith('--') and '_' in o and o not in ('--pdb', '--xtra'):
-                alias = o.replace('_', '-')
-                act.option_strings.insert(0, alias); p._option_string_actions[alias] = act
-    return p
-
-def run_cli(func, prog=None, argv=None):
-    "Parse `argv` (default `sys.argv[1:]`) for the `call_parse` function `func` and call it; bad input exits with its message."
-    args = vars(_parser(func, prog).parse_args(sys.argv[1:] if argv is None else list(argv)))
-    args.pop('pdb', None); args.pop('xtra', None)
-    try: return func(**args)
-    except (ValueError, FileNotFoundError, NotADirectoryError) as e: raise SystemExit(f'{prog or "dirtymnist_predict"}: error: {e}') from None
-
-def predict_cli():
-    "Console entry point `dirtymnist_predict` (returns None so that the exit status is 0)."
-    run_cli(predict_main, 'dirtymnist_predict')
+predict_cli = entry_point(predict_main, 'dirtymnist_predict')
