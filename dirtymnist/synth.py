@@ -10,10 +10,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from fastcore.script import call_parse, anno_parser
+from fastcore.script import call_parse
 
 from .labels import VOCAB, atomic_write, write_labels
 from .letters import Letters, load_letters, find_realdata
+from .cli import run_cli
 
 # %% auto #0
 __all__ = ['SYNTH_VERSION', 'MANIFEST', 'image_labels', 'make_image', 'synth_batch', 'SynthDataset', 'png_name', 'synthesize',
@@ -229,15 +230,9 @@ def _synthesize_main(mnist_data: str = None, # letter CSV (`id,[digit,]letter,0.
                     max_letters: int = 14, # most letters per image
                     noise: int = 255): # background noise is uniform 0..NOISE
     "Make Dirty-MNIST images (PNGs) and their labels CSV with the contest's recipe."
-    try: synthesize(mnist_data, output_dir, output_csv, num_images, index_offset, seed, workers, overwrite,
-                    size=size, min_letters=min_letters, max_letters=max_letters, noise=noise)
-    except (ValueError, FileNotFoundError) as e: sys.exit(f'dirtymnist_synthesize: {e}')
+    synthesize(mnist_data, output_dir, output_csv, num_images, index_offset, seed, workers, overwrite,
+               size=size, min_letters=min_letters, max_letters=max_letters, noise=noise)
 
 def synthesize_cli(argv=None):
-    "`dirtymnist_synthesize`: parse `argv` (default `sys.argv[1:]`), accepting `--kebab-case` and `--snake_case` flags."
-    argv = list(sys.argv[1:] if argv is None else argv)
-    argv = [a.split('=', 1)[0].replace('-', '_').replace('__', '--', 1) + a[len(a.split('=', 1)[0]):] if a.startswith('--') else a
-            for a in argv]
-    args = vars(anno_parser(_synthesize_main, 'dirtymnist_synthesize').parse_args(argv))
-    args.pop('pdb', None); args.pop('xtra', None)
-    return _synthesize_main(**args)
+    "`dirtymnist_synthesize`: parse `argv` (default `sys.argv[1:]`); `--kebab-case` and `--snake_case` flags both work."
+    run_cli(_synthesize_main, 'dirtymnist_synthesize', argv)
