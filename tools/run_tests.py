@@ -65,7 +65,9 @@ def main():
     nbs = [root] if root.is_file() else sorted(p for p in root.rglob('*.ipynb')
                                               if not any(part.startswith(('_', '.')) for part in p.relative_to(root).parts))
     flags = args.flags.split()
-    with ProcessPoolExecutor(max_workers=args.workers) as ex:
+    # a fresh process per notebook: execnb's IPython shell replaces the worker's __main__, so a worker is never reused
+    import multiprocessing as mp
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=mp.get_context('spawn'), max_tasks_per_child=1) as ex:
         futs = [ex.submit(run_one, str(fn), flags) for fn in nbs]
         for fut in as_completed(futs):
             fn, ok, secs = fut.result()
