@@ -24,7 +24,7 @@ from .labels import atomic_write
 # %% auto #0
 __all__ = ['CosinePerEpoch', 'GradCheckpointing', 'AMP', 'GradAccum', 'resolve_precision', 'run_validation', 'IntervalValidation',
            'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget', 'toy_dls', 'reseed_dls', 'rng_state',
-           'set_rng_state', 'save_checkpoint', 'load_checkpoint', 'ResumeFrom', 'Checkpointer']
+           'set_rng_state', 'skip_first_batches', 'save_checkpoint', 'load_checkpoint', 'ResumeFrom', 'Checkpointer']
 
 # %% ../nbs/04a_callbacks.ipynb #307c385a
 def _unwrap(model): return getattr(model, 'module', model)
@@ -169,7 +169,8 @@ class StepLogger(Callback):
         store_attr()
         self.rows = []
     def before_fit(self):
-        self.t0, self._sum, self._n = time.time() - getattr(self, 'seconds_before', 0.0), 0.0, 0
+        self.t0 = time.time() - getattr(self, 'seconds_before', 0.0)
+        self._sum, self._n = getattr(self, '_window0', (0.0, 0)); self._window0 = (0.0, 0)   # a resume continues the loss window
         if not getattr(self, 'keep_rows', False): self.rows = []
         self.keep_rows, self.seconds_before = False, 0.0
         self._file = None
@@ -207,8 +208,11 @@ class StepLogger(Callback):
     def df(self):
         import pandas as pd
         return pd.DataFrame(self.rows, columns=self.cols)
-    def state_dict(self): return dict(rows=self.rows, seconds=time.time() - self.t0 if hasattr(self, 't0') else 0.0)
-    def load_state_dict(self, d): self.rows, self.seconds_before, self.keep_rows = list(d.get('rows', [])), d.get('seconds', 0.0), True
+    def state_dict(self): return dict(rows=self.rows, seconds=time.time() - self.t0 if hasattr(self, 't0') else 0.0,
+                                      window=[getattr(self, '_sum', 0.0), getattr(self, '_n', 0)])
+    def load_state_dict(self, d):
+        self.rows, self.seconds_before, self.keep_rows = list(d.get('rows', [])), d.get('seconds', 0.0), True
+        self._window0 = tuple(d.get('window', (0.0, 0)))
 
 class WandbLogger(Callback):
     "Send the `StepLogger` rows to Weights & Biases (offline when there is no API key). Needs `pip install wandb`."
@@ -339,6 +343,23 @@ def _opt_join(tensors, j, current):
 
 def _cb(learn, cls): return next((c for c in learn.cbs if isinstance(c, cls)), None)
 
+def skip_first_batches(dl, n: int):
+    "Make the next pass over the fastai DataLoader `dl` start at its batch `n`: nothing is loaded for the first `n` (one pass only)."
+    n = int(n)
+    if n <= 0: return dl
+    own = vars(dl).get('get_idxs')   # fastai lets a DataLoader carry its own get_idxs
+    orig = dl.get_idxs
+    def get_idxs():
+        if own is None: del dl.get_idxs
+        else: dl.get_idxs = own
+        idxs = list(orig())          # the pass's full order (drawn as an unskipped pass would)
+        base = _base_dl(dl)
+        for t in getattr(getattr(base, 'after_batch', None), 'fs', []):
+            if hasattr(t, 'start'): t.start(getattr(base, 'epoch', 0), n)   # batch-counting transforms (BatchAugment)
+        return idxs[n * (dl.bs or 1):]
+    dl.get_idxs = get_idxs
+    return dl
+
 def _save_pair(stem, tensors, meta):
     "Write `<stem>.safetensors` then `<stem>.json`, each atomically, tied by a random token."
     stem = Path(stem)
@@ -361,19 +382,24 @@ def _ckpt_stem(path):
     if not p.name.endswith('.resume'): p = p.with_name(p.name + '.resume')
     return p
 
-def save_checkpoint(learn, stem, epoch) -> Path:
-    "Everything needed to continue `learn`'s fit at `epoch` (the number of finished epochs); returns the JSON path."
+def save_checkpoint(learn, stem, epoch, batch=0, train_rng=None) -> Path:
+    "Everything needed to continue `learn`'s fit at batch `batch` of epoch `epoch` (0: its start); returns the JSON path. `train_rng`: the training loader's shuffling RNG as the epoch began (`_dl_rngs(dls)[0]` then)."
     tensors = {f'model.{k}': v for k, v in _unwrap(learn.model).state_dict().items()}
+    ga = _cb(learn, GradientAccumulation)
+    accum = int(getattr(ga, 'count', 0) or 0) if ga is not None else 0
+    if accum:   # inside an accumulation window the summed gradients are state too
+        tensors.update({f'grad.{k}': p.grad for k, p in _unwrap(learn.model).named_parameters() if p.grad is not None})
     best = _cb(learn, BestModel)
     if best is not None and best.best_state is not None: tensors.update({f'best.{k}': v for k, v in best.best_state.items()})
     opt = getattr(learn.opt, 'opt', learn.opt)
     if not isinstance(opt, torch.optim.Optimizer): raise TypeError(f'checkpoints need a torch optimizer (fastai OptimWrapper), not {type(opt).__name__}')
     ot, oj = _opt_split(opt.state_dict())
     rt, rj = rng_state(learn.dls)
+    if batch and train_rng is not None and rj['dls']: rj['dls'][0] = train_rng   # the resumed pass redraws this epoch's order
     tensors.update(ot); tensors.update(rt)
     scaler = getattr(learn, 'scaler', None)
     sched, logger = _cb(learn, CosinePerEpoch), _cb(learn, StepLogger)
-    meta = dict(format='dirtymnist-resume-1', epoch=int(epoch), step=int(getattr(learn, 'train_iter', 0)), optimizer=oj, rng=rj,
+    meta = dict(format='dirtymnist-resume-1', epoch=int(epoch), batch=int(batch), step=int(getattr(learn, 'train_iter', 0)), accum_count=accum, optimizer=oj, rng=rj,
                 scaler=_jsonable(scaler.state_dict()) if scaler is not None else None,
                 scheduler=sched.state_dict() if sched is not None else None,
                 best=dict(acc=best.best_acc, step=best.best_step) if best is not None else None,
@@ -397,9 +423,9 @@ def load_checkpoint(path):
     return load_file(str(st)), meta
 
 class ResumeFrom(Callback):
-    "Restore a checkpoint's model, optimizer, scaler, schedule, best weights, logs, step and RNG at the start of the fit."
-    order = 12   # after MixedPrecision (creates the scaler) and DistributedTrainer
-    def __init__(self, tensors, meta): store_attr()
+    "Restore a checkpoint's model, optimizer, scaler, schedule, best weights, logs, step and RNG at the start of the fit; its epoch starts at its batch."
+    order = 12   # after MixedPrecision (creates the scaler) and DistributedTrainer (wraps the loaders)
+    def __init__(self, tensors, meta): store_attr(); self.skip, self._offset = int(meta.get('batch', 0) or 0), 0
     def before_fit(self):
         t, j, learn = self.tensors, self.meta, self.learn
         model = _unwrap(learn.model)
@@ -415,16 +441,42 @@ class ResumeFrom(Callback):
         if best is not None and j.get('best') and j['best'].get('acc') is not None:
             best.best_acc, best.best_step = j['best']['acc'], j['best']['step']
             best.best_state = {k[5:]: v for k, v in t.items() if k.startswith('best.')}
+        ga = _cb(learn, GradientAccumulation)
+        if ga is not None: ga.count = int(j.get('accum_count', 0) or 0)
+        grads = {k[5:]: v for k, v in t.items() if k.startswith('grad.')}
+        for k, p in model.named_parameters():
+            if k in grads: p.grad = grads[k].to(p.device, p.dtype)
         learn.train_iter = int(j['step'])
         if j.get('smooth_loss') and hasattr(learn, 'recorder'):
             learn.recorder.smooth_loss.val = torch.tensor(j['smooth_loss']['val'])
             learn.recorder.smooth_loss.count = j['smooth_loss']['count']
         set_rng_state(t, j['rng'], learn.dls)   # StepLogger.before_fit (later) rewrites the CSV up to this step
+    def before_train(self):
+        if not self.skip or self.epoch != int(self.meta['epoch']): return
+        dl, k = self.learn.dl, self.skip
+        skip_first_batches(dl, k)
+        self.learn.pct_train += k / (len(dl) * self.n_epoch)
+        self._fl = getattr(dl, 'fake_l', None)   # the pass's worker seed must not come from the restored generator
+        if self._fl is not None: self._fl.generator = torch.Generator().manual_seed(k)
+        self.skip, self._offset = 0, k
+    def before_batch(self):
+        if not self.training or not self._offset: return
+        self.learn.iter = self.iter + self._offset   # fastai numbers the pass from 0; the epoch's batch numbers go on from k
+        if self._fl is not None and 'generator' in vars(self._fl): del self._fl.generator
+    def after_train(self): self._offset = 0
 
 class Checkpointer(Callback):
-    "Save a resume checkpoint to `<stem>.resume.*` at the end of every epoch (rank 0)."
-    order = 65
-    def __init__(self, stem): self.stem = _ckpt_stem(stem)
+    "Save a resume checkpoint to `<stem>.resume.*` at the end of every epoch and (`at_validation`) after every validation inside one (rank 0)."
+    order = 90   # after everything else that runs after a batch: the saved RNG state is the one the next batch starts from
+    def __init__(self, stem, at_validation=True): self.stem, self.at_validation, self._due, self._rng0 = _ckpt_stem(stem), at_validation, False, None
+    def before_train(self): self._rng0 = _dl_rngs(self.dls)[0] if self.dls.loaders else None   # before the pass draws its order
+    def after_val_check(self):
+        if self.at_validation and self.training and getattr(self.learn, 'val_kind', None) == 'interval': self._due = True
+    def after_batch(self):
+        if not self._due: return
+        self._due = False
+        if rank_distrib() == 0:
+            self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch, batch=self.iter + 1, train_rng=self._rng0)
     def after_epoch(self):
         if self.epoch < getattr(self.learn, 'start_epoch', 0) or rank_distrib() != 0: return
         self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1)
