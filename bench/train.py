@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fastai.callback.core import Callback
+from fastai.callback.core import Callback, CancelFitException
 from fastai.data.core import DataLoaders
 from dirtymnist.config import load_config
 from dirtymnist.learner import build_learner
@@ -45,34 +45,51 @@ def fixed_dls(bs, size, steps, device='cpu', seed=0):
 
 
 class StepTimer(Callback):
-    "Wall time of training steps after the first `warmup` (CUDA synchronised), and the peak GPU memory."
+    """Wall time of training steps after the first `warmup` (CUDA synchronised); resets the peak GPU memory after the warm-up.
+    With `deadline` (a `time.perf_counter()` value) the fit stops before a step that would end past it (`self.cut`);
+    `say` gets one line after the warm-up with the time it took and the estimate for the timed steps."""
     order = 99
-    def __init__(self, warmup=1): self.warmup, self.times, self.cpu = warmup, [], []
+    def __init__(self, warmup=1, deadline=None, say=None):
+        self.warmup, self.deadline, self.say, self.times, self.cpu, self.cut = warmup, deadline, say, [], [], False
     def _sync(self):
         if torch.device(self.dls.device).type == 'cuda': torch.cuda.synchronize()
+    def before_fit(self): self.t_fit = time.perf_counter()
     def before_batch(self):
         if self.training: self._sync(); self.t0, self.c0 = time.perf_counter(), time.process_time()
     def after_batch(self):
         if not self.training: return
         self._sync()
+        now = time.perf_counter()
+        dt = now - self.t0
         if self.iter >= self.warmup:
-            self.times.append(time.perf_counter() - self.t0); self.cpu.append(time.process_time() - self.c0)
-        if self.iter == self.warmup - 1 and torch.device(self.dls.device).type == 'cuda': torch.cuda.reset_peak_memory_stats()
+            self.times.append(dt); self.cpu.append(time.process_time() - self.c0)
+        if self.iter == self.warmup - 1:
+            if torch.device(self.dls.device).type == 'cuda': torch.cuda.reset_peak_memory_stats()
+            if self.say is not None:
+                n = self.n_iter - self.warmup
+                left = f'; {self.deadline - now:.0f} s of budget left' if self.deadline is not None else ''
+                self.say(f'warm-up: {self.warmup} step(s) in {now - self.t_fit:.1f} s (last {dt:.2f} s); '
+                         f'estimate for {n} timed steps: {n * dt:.0f} s{left}')
+        if self.deadline is not None and self.iter < self.n_iter - 1:
+            step = sum(self.times) / len(self.times) if self.times else dt
+            if now + step > self.deadline:   # the next step would end past the budget: stop with what was timed
+                self.cut = True
+                raise CancelFitException()
 
 
-def bench(config, overrides, bs, size, steps, device='cpu', warmup=1):
-    "Images/s of `steps` timed training steps (after `warmup`), and the list of step times."
+def bench(config, overrides, bs, size, steps, device='cpu', warmup=1, deadline=None, say=None):
+    "Images/s of the timed training steps (`steps` after `warmup`, fewer if `deadline` cuts them), the step times and the learner."
     cfg = load_config(config, [f'data.image_size={size}', f'train.batch_size={bs}', 'model.pretrained=false',
                                'train.validation_interval=1.0', 'train.max_minutes=0', *overrides])
     learn = build_learner(cfg, dls=fixed_dls(bs, size, warmup + steps, device))
-    timer = StepTimer(warmup)
+    timer = StepTimer(warmup, deadline, say)
     learn.add_cb(timer)
     with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
         warnings.simplefilter('ignore')
         learn.fit(1)
     t = sum(timer.times)
-    learn.cpu_seconds = sum(timer.cpu)
-    return bs * len(timer.times) / t, timer.times, learn
+    learn.cpu_seconds, learn.cut_by_budget = sum(timer.cpu), timer.cut
+    return (bs * len(timer.times) / t if t else float('nan')), timer.times, learn
 
 
 CASES = {'b0': ('tf_efficientnetv2_b0', 128, 32), 's': ('tf_efficientnetv2_s', 256, 16)}
