@@ -78,13 +78,17 @@ def _thresholds(t, where='thresholds') -> np.ndarray:
     if not ((a >= 0) & (a <= 1)).all(): raise ValueError(f'{where}: thresholds must lie in [0, 1]')
     return a
 
-def load_thresholds(path) -> np.ndarray:
-    "26 thresholds from a JSON list, a `{letter: t}` mapping, one number, or a model JSON with key `threshold`."
+def _read_json(path, what) -> tuple[Path, object]:
+    "(path, content) of a JSON file; a model's `.safetensors` stands for the `.json` beside it; errors name the file and `what` it should be."
     path = Path(path)
     if path.suffix == '.safetensors': path = path.with_suffix('.json')
-    if not path.is_file(): raise FileNotFoundError(f'{path}: no such thresholds file')
-    try: obj = json.loads(path.read_text())
+    if not path.is_file(): raise FileNotFoundError(f'{path}: no such {what}')
+    try: return path, json.loads(path.read_text())
     except json.JSONDecodeError as e: raise ValueError(f'{path}: not valid JSON ({e})') from None
+
+def load_thresholds(path) -> np.ndarray:
+    "26 thresholds from a JSON list, a `{letter: t}` mapping, one number, or a model JSON with key `threshold`."
+    path, obj = _read_json(path, 'thresholds file')
     if isinstance(obj, Mapping) and 'threshold' in obj: obj = obj['threshold']
     elif isinstance(obj, Mapping) and isinstance(obj.get('meta'), Mapping) and 'threshold' in obj['meta']: obj = obj['meta']['threshold']
     return _thresholds(obj, str(path))
@@ -195,11 +199,7 @@ def write_thresholds(path, thresholds) -> Path:
 
 def save_thresholds(model_json, thresholds) -> Path:
     "Store 26 thresholds under the key `threshold` of a model's JSON metadata, atomically."
-    path = Path(model_json)
-    if path.suffix == '.safetensors': path = path.with_suffix('.json')
-    if not path.is_file(): raise FileNotFoundError(f'{path}: no such model JSON')
-    try: meta = json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f'{path}: not valid JSON ({e})') from None
+    path, meta = _read_json(model_json, 'model JSON')
     if not isinstance(meta, dict): raise ValueError(f'{path}: expected a JSON object')
     t = [round(float(v), 6) for v in _thresholds(thresholds, str(path))]
     (meta['meta'] if isinstance(meta.get('meta'), dict) else meta)['threshold'] = t
