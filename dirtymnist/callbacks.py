@@ -22,9 +22,10 @@ from safetensors.torch import load_file, save_file
 from .labels import atomic_write
 
 # %% auto #0
-__all__ = ['CosinePerEpoch', 'GradCheckpointing', 'AMP', 'GradAccum', 'resolve_precision', 'run_validation', 'IntervalValidation',
-           'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget', 'toy_dls', 'reseed_dls', 'rng_state',
-           'set_rng_state', 'skip_first_batches', 'save_checkpoint', 'load_checkpoint', 'ResumeFrom', 'Checkpointer']
+__all__ = ['CosinePerEpoch', 'GradCheckpointing', 'AMP', 'GradAccum', 'resolve_precision', 'run_validation', 'valid_probs',
+           'IntervalValidation', 'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget', 'toy_dls', 'reseed_dls',
+           'rng_state', 'set_rng_state', 'skip_first_batches', 'save_checkpoint', 'load_checkpoint', 'ResumeFrom',
+           'Checkpointer']
 
 # %% ../nbs/04a_callbacks.ipynb #307c385a
 def _unwrap(model): return getattr(model, 'module', model)
@@ -90,31 +91,46 @@ def _autocast_for(learn):
     ac = getattr(amp, 'autocast', None)
     return torch.autocast(ac.device, dtype=ac.fast_dtype) if ac is not None else nullcontext()
 
-def run_validation(learn, dl=None):
-    "Mean loss and contest accuracy of `learn.model` on `dl` (default the validation set), all processes together."
-    dl = dl if dl is not None else learn.dls.valid
+def _each_valid_batch(learn, dl, fn):
+    "Call `fn(pred, yb)` for every batch of `dl`: `learn.model` in eval mode, no gradients, the learner's autocast, `pred` as float32."
     model = learn.model
     was_training = model.training
     model.eval()
-    dev = next(model.parameters()).device
-    tot = torch.zeros(3, dtype=torch.float64, device=dev)   # loss*bs, correct labels, samples
-    n_labels = 0
     try:
         with torch.no_grad():
             for b in dl:
                 n_inp = getattr(dl, 'n_inp', 1)
                 xb, yb = b[:n_inp], b[n_inp:]
                 with _autocast_for(learn): pred = model(*xb)
-                pred = pred.float()
-                loss = learn.loss_func(pred, *yb)
-                bs = find_bs(yb)
-                y = yb[0]
-                tot += torch.stack([loss.detach().double() * bs, ((pred > 0) == (y > 0.5)).sum().double(), torch.tensor(bs, dtype=torch.float64, device=dev)])
-                n_labels = y.shape[-1]
+                fn(pred.float(), yb)
     finally: model.train(was_training)
+
+def run_validation(learn, dl=None):
+    "Mean loss and contest accuracy of `learn.model` on `dl` (default the validation set), all processes together."
+    dl = dl if dl is not None else learn.dls.valid
+    dev = next(learn.model.parameters()).device
+    tot = torch.zeros(3, dtype=torch.float64, device=dev)   # loss*bs, correct labels, samples
+    n_labels = 0
+    def add(pred, yb):
+        nonlocal tot, n_labels
+        loss, bs, y = learn.loss_func(pred, *yb), find_bs(yb), yb[0]
+        tot += torch.stack([loss.detach().double() * bs, ((pred > 0) == (y > 0.5)).sum().double(), torch.tensor(bs, dtype=torch.float64, device=dev)])
+        n_labels = y.shape[-1]
+    _each_valid_batch(learn, dl, add)
     if _distributed(): torch.distributed.all_reduce(tot)
     n = max(tot[2].item(), 1)
     return tot[0].item() / n, tot[1].item() / (n * max(n_labels, 1))
+
+def valid_probs(learn, dl=None):
+    "(probabilities, 0/1 targets) of `learn.model` on `dl` (default the validation set, this process's part) as float32 arrays; None unless the model gives one logit per target label."
+    dl = dl if dl is not None else learn.dls.valid
+    ps, ys, ok = [], [], True
+    def add(pred, yb):
+        nonlocal ok
+        ok = ok and pred.shape == yb[0].shape
+        if ok: ps.append(torch.sigmoid(pred).cpu()); ys.append(yb[0].float().cpu())
+    _each_valid_batch(learn, dl, add)
+    return (torch.cat(ps).numpy(), torch.cat(ys).numpy()) if ok and ps else None
 
 def _fire(learn, event):
     "Call `event` on every callback that has it, in order (fastai only dispatches its own events)."

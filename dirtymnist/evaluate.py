@@ -18,8 +18,8 @@ from .cli import entry_point, run_cli
 # %% auto #0
 __all__ = ['DEFAULT_GRID', 'evaluate_cli', 'label_array', 'check_same_index', 'align_labels', 'binarize', 'is_probs',
            'load_thresholds', 'contest_accuracy', 'exact_match', 'letter_report', 'read_pair', 'evaluate',
-           'format_report', 'tune_thresholds', 'holdout_split', 'tuned_gain', 'write_thresholds', 'save_thresholds',
-           'plot_letters', 'wrong_counts', 'show_worst', 'evaluate_main']
+           'format_report', 'tune_thresholds', 'tune_global_threshold', 'holdout_split', 'tuned_gain',
+           'write_thresholds', 'save_thresholds', 'plot_letters', 'wrong_counts', 'show_worst', 'evaluate_main']
 
 # %% ../nbs/07_evaluate.ipynb #f037b3e7
 def label_array(x, what='input') -> np.ndarray:
@@ -158,12 +158,10 @@ def format_report(rep: dict) -> str:
 # %% ../nbs/07_evaluate.ipynb #185fc51b
 DEFAULT_GRID = np.round(np.arange(0.02, 0.9801, 0.01), 2)
 
-def tune_thresholds(probs, answer, grid=None, default=0.5) -> np.ndarray:
-    "Per-letter thresholds from `grid` maximising accuracy of `probs > t` on `answer`; ties go nearest `default`."
-    p, a = align_labels(probs, answer, 'probabilities', 'answer')
-    a = _flags(a, 'the answer').astype(np.int64)
+def _best_cuts(p, a, grid, default):
+    "For each column of `p` (probabilities) and `a` (0/1), the value of `grid` with the most right answers; ties nearest `default`."
     grid = DEFAULT_GRID if grid is None else np.asarray(grid, dtype=np.float64)
-    p = p.astype(np.float64)
+    p, a = p.astype(np.float64), a.astype(np.int64)
     order = np.argsort(p, axis=0, kind='stable')
     ps, as_ = np.take_along_axis(p, order, 0), np.take_along_axis(a, order, 0)
     cpos = np.vstack([np.zeros((1, p.shape[1]), np.int64), np.cumsum(as_, 0)])   # positives among the k lowest
@@ -174,6 +172,16 @@ def tune_thresholds(probs, answer, grid=None, default=0.5) -> np.ndarray:
     best = correct == correct.max(0)
     dist = np.where(best, np.abs(grid - default)[:, None], np.inf)
     return grid[dist.argmin(0)]
+
+def tune_thresholds(probs, answer, grid=None, default=0.5) -> np.ndarray:
+    "Per-letter thresholds from `grid` maximising accuracy of `probs > t` on `answer`; ties go nearest `default`."
+    p, a = align_labels(probs, answer, 'probabilities', 'answer')
+    return _best_cuts(p, _flags(a, 'the answer'), grid, default)
+
+def tune_global_threshold(probs, answer, grid=None, default=0.5) -> float:
+    "The one threshold from `grid`, the same for every letter, maximising accuracy of `probs > t` on `answer`; ties go nearest `default`."
+    p, a = align_labels(probs, answer, 'probabilities', 'answer')
+    return float(_best_cuts(p.reshape(-1, 1), _flags(a, 'the answer').reshape(-1, 1), grid, default)[0])
 
 def holdout_split(n, frac=0.5, seed=0):
     "Random (tune, held_out) row positions: `frac` of `n` rows to tune on, the rest held out; both sorted."

@@ -25,7 +25,8 @@ from .callbacks import *
 from .callbacks import _base_dl, _cfg_dict, _ckpt_stem, _distributed, _unwrap
 
 # %% auto #0
-__all__ = ['acc', 'resolve_opt_name', 'timm_opt_func', 'build_learner', 'init_distributed', 'train', 'train_cli']
+__all__ = ['acc', 'resolve_opt_name', 'timm_opt_func', 'build_learner', 'tuned_threshold', 'init_distributed', 'train',
+           'train_cli']
 
 # %% ../nbs/04_learner.ipynb #7947834b
 def acc(inp, targ):
@@ -132,6 +133,17 @@ def _versions():
         except md.PackageNotFoundError: pass
     return out
 
+def tuned_threshold(learn):
+    "(threshold, accuracy): the best single threshold for all letters on the validation set with `learn`'s current weights; (None, None) in a multi-process run or when the model's outputs are not one logit per letter."
+    if _distributed(): return None, None   # each process holds only its part of the validation set
+    try: from dirtymnist.evaluate import tune_global_threshold
+    except ImportError: return None, None
+    out = valid_probs(learn)
+    if out is None or out[0].shape[-1] != len(VOCAB): return None, None
+    p, y = out
+    t = tune_global_threshold(p, y)
+    return t, float(((p > t) == (y > 0.5)).mean())
+
 def init_distributed():
     "Join the process group that `torchrun` describes (nccl on CUDA, gloo on the CPU); no-op for a single process."
     if num_distrib() <= 1 or _distributed(): return
@@ -176,10 +188,12 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
         if ckpt: learn.remove_cb(ResumeFrom)
     paths = dict(log=learn.step_logger.fname, checkpoint=_ckpt_stem(stem).with_name(_ckpt_stem(stem).name + '.json'))
     best = learn.best_model
+    t_tuned, acc_tuned = tuned_threshold(learn)   # the best weights are back in the model
     if rank_distrib() == 0:
         mm = dict(learn.model_meta or {})
         meta = dict(model_name=mm.get('model_name'), model_args=mm.get('model_args') or {}, image_size=int(cfg.data.image_size),
-                    vocab=list(VOCAB), threshold=0.5, normalize=dict(mean=0.5, std=0.5), val_accuracy=best.best_acc,
+                    vocab=list(VOCAB), threshold=0.5, threshold_tuned=t_tuned, val_accuracy_tuned=acc_tuned,
+                    normalize=dict(mean=0.5, std=0.5), val_accuracy=best.best_acc,
                     config=_cfg_dict(cfg), versions=_versions(), run_id=run_id, best_step=best.best_step,
                     steps=int(learn.train_iter), stopped_early=bool(getattr(learn, 'stopped_early', False)), precision=learn.precision)
         paths['model'] = Path(save_model(_unwrap(learn.model), stem, meta))
