@@ -485,6 +485,7 @@ class Checkpointer(Callback):
     "Save a resume checkpoint to `<stem>.resume.*` at the end of every epoch and (`at_validation`) after every validation inside one (rank 0)."
     order = 90   # after everything else that runs after a batch: the saved RNG state is the one the next batch starts from
     def __init__(self, stem, at_validation=True): self.stem, self.at_validation, self._due, self._rng0 = _ckpt_stem(stem), at_validation, False, None
+    def before_fit(self): self._due = False
     def before_train(self): self._rng0 = _dl_rngs(self.dls)[0] if self.dls.loaders else None   # before the pass draws its order
     def after_val_check(self):
         if self.at_validation and self.training and getattr(self.learn, 'val_kind', None) == 'interval': self._due = True
