@@ -66,7 +66,7 @@ def main(argv=None):
     print(f'\n== demo done in {took / 60:.1f} min (budget {args.minutes:g})')
     for k in ('report', 'submission', 'model'):
         if res.get(k): print(f'   {k:<11} {res[k]}')
-    print(f'   training samples seen: {res.get("train_images", "?")} ({"windows" if res.get("config") == "cpu_fast" else "images"}), '
+    print(f'   training samples seen: {res.get("train_images", "?")} ({res.get("train_unit", "images")}), '
           f'validation images: {res.get("n_valid", "?")}')
     print(f'validation accuracy (mean over the 26 labels, 4x rot90 TTA): {res["accuracy"]:.4f}')
     return 0
