@@ -13,7 +13,8 @@ from fastai.callback.core import Callback
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.metrics import accuracy, accuracy_multi
-from .synth import SynthDataset
+from .letters import load_letters
+from .synth import SynthDataset, make_image
 
 # %% auto #0
 __all__ = ['SAT', 'BG', 'FAST_DEFAULTS', 'WindowNet', 'dm_windownet', 'WindowGen', 'WindowDL', 'SynthImages', 'WindowLoss', 'acc',
@@ -35,6 +36,7 @@ class WindowNet(nn.Module):
         if num_classes != BG: raise ValueError(f'WindowNet predicts the 26 letters; num_classes={num_classes}')
         if in_chans != 1: raise ValueError(f'WindowNet reads one grey channel; in_chans={in_chans}')
         self.down, self.orbit = int(down), bool(orbit)
+        self.rot90_invariant = self.orbit   # tells dirtymnist.predict that its 4x rot90 TTA would only repeat this prediction
         # two stems summed = one convolution over (saturated fraction, mean grey); each reads one channel
         self.stem_sat, self.stem_raw = nn.Conv2d(1, stem, 3, bias=False), nn.Conv2d(1, stem, 3, bias=False)
         self.stem_bn = nn.BatchNorm2d(stem)
@@ -101,62 +103,46 @@ def dm_windownet(pretrained=False, **kwargs):
     return WindowNet(**kwargs)
 
 # %% ../nbs/09_fast_training.ipynb #7141ed0d
-def _theta(s, a, cx, cy, S):
-    "Affine grids' matrices: a 28 px letter scaled by `s`, turned by `a` (radians) and centred at (`cx`, `cy`) of an `S` px window."
-    c, sn, k = torch.cos(a), torch.sin(a), S / (28 * s)
-    th = torch.zeros(len(s), 2, 3)
-    th[:, 0, 0], th[:, 0, 1], th[:, 1, 0], th[:, 1, 1] = c * k, -sn * k, sn * k, c * k
-    ox, oy = (cx - S / 2) / (S / 2), (cy - S / 2) / (S / 2)
-    th[:, 0, 2] = -(th[:, 0, 0] * ox + th[:, 0, 1] * oy)
-    th[:, 1, 2] = -(th[:, 1, 0] * ox + th[:, 1, 1] * oy)
-    return th
-
 def _radius(s):
     "How far from a letter's centre (px) a cell still counts as that letter's: max(12, 0.3 x its side), side = 28 x scale `s`."
-    return torch.clamp(0.3 * 28 * s, min=12.0)
+    return np.maximum(12.0, 0.3 * 28 * np.asarray(s, np.float64))
 
 class WindowGen:
-    "Batches of `size` px windows as one cell of a Dirty-MNIST image sees them, made with torch in one go: a letter near the centre (class 0-25) or none (`BG`), other letters around."
-    def __init__(self, letters, size: int = 84, p_background: float = 0.3, others=(3, 8), min_dist: float = 20.0):
-        x, y = letters.to_arrays()
-        o = np.argsort(y, kind='stable')
-        self.x = torch.from_numpy(np.minimum(x[o].astype(np.int32) * 2, 255).astype(np.float32))   # the contest doubles letters
-        y = torch.from_numpy(y[o]).long()
-        self.count = torch.bincount(y, minlength=26)
-        self.start = torch.cumsum(self.count, 0) - self.count
-        self.size, self.p_background, self.others, self.min_dist = int(size), float(p_background), tuple(int(v) for v in others), float(min_dist)
-    def _paste(self, cls, cx, cy, s, a, g):
-        "Letters of classes `cls` (one random image each) warped into `size` px planes, some dimmed or dilated as the contest does."
-        n, S = len(cls), self.size
-        L = self.x[self.start[cls] + (torch.rand(n, generator=g) * self.count[cls]).long().clamp(max=self.count[cls] - 1)]
-        grid = F.affine_grid(_theta(s, a, cx, cy, S), (n, 1, S, S), align_corners=False)
-        out = F.grid_sample(L[:, None], grid, mode='bilinear', padding_mode='zeros', align_corners=False)
-        dim = torch.rand(n, generator=g) < 0.3
-        out = out * torch.where(dim, 0.3 + 0.4 * torch.rand(n, generator=g), torch.ones(n))[:, None, None, None]
-        dil = torch.rand(n, generator=g) < 0.1
-        if dil.any(): out[dil] = F.max_pool2d(out[dil], 3, 1, 1)
-        return out[:, 0]
+    "Training windows as cells of Dirty-MNIST images see them, cut from whole images that `synth.make_image` makes: one centred near each letter (class 0-25), and background windows (`BG`) where no letter is centred."
+    def __init__(self, letters, size: int = 84, p_background: float = 0.3, image_size: int = 256, **image_kwargs):
+        if not 0 <= p_background < 1: raise ValueError(f'p_background must be in [0, 1), got {p_background}')
+        self.letters, self.size, self.p_background, self.image_size = load_letters(letters), int(size), float(p_background), int(image_size)
+        self.image_kwargs = image_kwargs
+    def windows(self, rng):
+        "The windows `(k, S, S) uint8` and classes `(k,)` of one new image, drawn from the numpy generator `rng`."
+        S, H = self.size, self.image_size
+        P = S // 2 + 20                                   # room for windows centred up to 20 px outside the image
+        img, _, pl = make_image(self.letters, int(rng.integers(2**62)), 0, size=H, return_placements=True, **self.image_kwargs)
+        canvas = rng.integers(0, 256, (H + 2 * P, H + 2 * P), dtype=np.uint8)   # the image in a frame of fresh noise
+        canvas[P:P + H, P:P + H] = img
+        cls, cx, cy = pl[:, 0].astype(np.int64), pl[:, 1].astype(np.float64), pl[:, 2].astype(np.float64)
+        r, k = _radius(pl[:, 3] / 28), len(pl)
+        # a window per letter, centred anywhere within the letter's radius; its class is the letter nearest (in radii)
+        d, a = r * np.sqrt(rng.random(k)), rng.random(k) * 2 * math.pi
+        wx, wy = cx + d * np.cos(a), cy + d * np.sin(a)
+        near = (np.hypot(wx[:, None] - cx, wy[:, None] - cy) / r).argmin(1)
+        # background windows where the cells are, at least 4 px outside every letter's radius
+        nb = rng.binomial(k, self.p_background / (1 - self.p_background)) if self.p_background else 0
+        bx, by = rng.uniform(8, H - 8, 4 * nb + 8), rng.uniform(8, H - 8, 4 * nb + 8)
+        free = ((np.hypot(bx[:, None] - cx, by[:, None] - cy) - r) > 4).all(1)
+        xs, ys = np.concatenate([wx, bx[free][:nb]]), np.concatenate([wy, by[free][:nb]])
+        i0, j0 = np.rint(ys).astype(int) + P - S // 2, np.rint(xs).astype(int) + P - S // 2
+        w = np.stack([canvas[i:i + S, j:j + S] for i, j in zip(i0, j0)])
+        return w, np.concatenate([cls[near], np.full(len(xs) - k, BG)])
     def batch(self, n: int, g: torch.Generator):
-        "`(x (n,1,S,S) float in [-1,1], classes (n,) int64)` drawn from the generator `g`."
-        S = self.size
-        order = torch.rand(n, 26, generator=g).argsort(1)           # distinct letters per window, as in an image
-        canvas = torch.randint(0, 256, (n, S, S), generator=g).float()
-        bg = torch.rand(n, generator=g) < self.p_background
-        s, a = 1 + torch.rand(n, generator=g), torch.rand(n, generator=g) * 2 * math.pi
-        # the window's own letter: centred anywhere within its radius of the window's centre
-        r = _radius(s) * torch.rand(n, generator=g).sqrt()
-        ph = torch.rand(n, generator=g) * 2 * math.pi
-        canvas += self._paste(order[:, 0], S / 2 + r * torch.cos(ph), S / 2 + r * torch.sin(ph), s, a, g) * (~bg)[:, None, None]
-        k = torch.randint(self.others[0], self.others[1] + 1, (n,), generator=g)
-        for j in range(1, self.others[1] + 1):
-            s, a = 1 + torch.rand(n, generator=g), torch.rand(n, generator=g) * 2 * math.pi
-            p = torch.rand(n, 2, generator=g) * (S + 60) - 30   # anywhere up to 30 px outside the window...
-            d = (p - S / 2).norm(dim=1)
-            need = torch.clamp(_radius(s) + 1, min=self.min_dist)   # ...but never close enough to be the window's letter
-            p = torch.where((d >= need)[:, None], p, S / 2 + (p - S / 2) / d.clamp(min=1e-3)[:, None] * need[:, None])
-            canvas += self._paste(order[:, j], p[:, 0], p[:, 1], s, a, g) * (k >= j)[:, None, None]
-        x = canvas.clamp_(0, 255).round_().div_(127.5).sub_(1)[:, None]
-        return x, torch.where(bg, torch.full_like(order[:, 0], BG), order[:, 0])
+        "`(x (n,1,S,S) float in [-1,1], classes (n,) int64)`: windows of as many new images as it takes, shuffled, all drawn from `g`."
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g)))
+        ws, cs, m = [], [], 0
+        while m < n:
+            w, c = self.windows(rng); ws.append(w); cs.append(c); m += len(c)
+        o = rng.permutation(m)[:n]
+        x = torch.from_numpy(np.concatenate(ws)[o]).float().div_(127.5).sub_(1)[:, None]
+        return x, torch.from_numpy(np.concatenate(cs)[o]).long()
 
 # %% ../nbs/09_fast_training.ipynb #7960ff49
 def _seed(*keys) -> int: return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
@@ -164,10 +150,10 @@ def _seed(*keys) -> int: return int(np.random.SeedSequence([int(k) for k in keys
 class WindowDL(DataLoader):
     "fastai `DataLoader` of training windows made on the fly: an epoch is `n` windows in batches of `bs`; the batch that starts at item `i` of epoch `e` comes from the seed `(seed, e, i)`, so a run is repeatable and a resume can skip batches."
     def __init__(self, letters=None, n: int = 16384, bs: int = 128, seed: int = 0, window: int = 84, p_background: float = 0.3,
-                 others=(3, 8), gen=None, **kwargs):
+                 gen=None, **kwargs):
         kwargs.pop('dataset', None); kwargs.pop('shuffle', None); kwargs.pop('drop_last', None)
         super().__init__(dataset=range(int(n)), bs=bs, shuffle=False, drop_last=True, **kwargs)
-        self.gen = gen if gen is not None else WindowGen(letters, window, p_background, others)
+        self.gen = gen if gen is not None else WindowGen(letters, window, p_background)
         self.seed, self.epoch = int(seed), 0
     def set_epoch(self, epoch: int): self.epoch = int(epoch)
     def create_batches(self, samps):
@@ -270,7 +256,7 @@ class TimeSchedule(Callback):
 
 # %% ../nbs/09_fast_training.ipynb #c3f4737d
 FAST_DEFAULTS = dict(model_name='dm_windownet', stem=32, layers=[[64, 2], [96, 1], [128, 2], [128, 1]], down=4, orbit=True,
-                     p_background=0.3, others=[3, 8], label_smoothing=0.0, warmup=0.1, final_lr=0.02, calib_images=256,
+                     p_background=0.3, label_smoothing=0.0, warmup=0.1, final_lr=0.02, calib_images=256,
                      channels_last=True)
 
 def fast_settings(cfg) -> dict:
@@ -291,8 +277,7 @@ def build_parts(cfg) -> dict:
     if size % model.stride: raise ValueError(f'data.image_size={size} must be a multiple of the network stride {model.stride}')
     bs, minutes = int(t.batch_size), float(t.get('max_minutes', 0.0) or 0.0)
     train_letters = _letters(d.letters)
-    train_dl = WindowDL(train_letters, int(d.num_train), bs, seed=seed, window=model.window, p_background=float(f['p_background']),
-                        others=tuple(f['others']))
+    train_dl = WindowDL(train_letters, int(d.num_train), bs, seed=seed, window=model.window, p_background=float(f['p_background']))
     valid_dl = DataLoader(SynthImages(_letters(d.valid_letters), int(d.num_valid), seed=seed + 1_000_003, size=size), bs=32, shuffle=False)
     dls = DataLoaders(train_dl, valid_dl, device=torch.device('cpu'))
     total = int(t.epochs) * len(train_dl)

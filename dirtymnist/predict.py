@@ -87,19 +87,20 @@ def _in_chans(model):
     conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
     return conv.in_channels if conv is not None else 1
 
-def _probe(model, size, in_chans, device, n_out, name):
+def _probe(model, size, in_chans, device, n_out, name, precision=None):
     try:
-        with torch.no_grad(), _autocast(device): out = model(torch.zeros(1, in_chans, size, size, device=device))
+        with torch.no_grad(), _autocast(device, precision): out = model(torch.zeros(1, in_chans, size, size, device=device))
     except Exception as e:
         raise ValueError(f'model {name} cannot take {size}x{size} images ({type(e).__name__}: {str(e).splitlines()[0][:200]}); '
                          f'use --image-size with a size it accepts') from e
     if out.ndim != 2 or out.shape[1] != n_out:
         raise ValueError(f'model {name} gives outputs of shape {tuple(out.shape)}; expected (batch, {n_out}) for the letters a..z')
 
-def _autocast(device):
+def _autocast(device, precision=None):
+    "fp16 autocast on CUDA; on the CPU bf16 autocast for a model trained in bf16 (`precision`), else float32."
     device = torch.device(device)
     if device.type == 'cuda': return torch.autocast('cuda', dtype=torch.float16)
-    return torch.autocast('cpu', enabled=False)
+    return torch.autocast('cpu', dtype=torch.bfloat16, enabled=precision == 'bf16')
 
 def _resolve_model(model_or_path, meta, trust_pickle, device):
     "(model, meta, name) from a path, a `(model, meta)` pair, or a bare module."
@@ -131,7 +132,7 @@ def predict(model_or_path, imagedir, image_size: int | None = None, batch_size: 
         warnings.warn(f'model {name} was trained at {meta["image_size"]} px; predicting at {image_size} px')
     idx, files = list_images(imagedir, sizes=(256, size))
     in_chans = _in_chans(model)
-    _probe(model, size, in_chans, device, len(vocab), name)
+    _probe(model, size, in_chans, device, len(vocab), name, meta.get('precision'))
     norm = meta.get('normalize') or {}
     ds = PNGDataset(files, size, norm.get('mean', 0.5), norm.get('std', 0.5), in_chans)
     if num_workers is None: num_workers = 0 if device.type == 'cpu' else min(8, os.cpu_count() or 1)
@@ -141,10 +142,11 @@ def predict(model_or_path, imagedir, image_size: int | None = None, batch_size: 
         from fastprogress.fastprogress import progress_bar
         dl = progress_bar(dl, leave=False)
     out = []
-    with torch.inference_mode(), _autocast(device):
+    turns = 4 if use_tta and not getattr(model, 'rot90_invariant', False) else 1   # an invariant model averages the turns itself
+    with torch.inference_mode(), _autocast(device, meta.get('precision')):
         for x in dl:
             x = x.to(device, non_blocking=True)
-            if use_tta: p = sum(torch.sigmoid(model(torch.rot90(x, k, dims=(2, 3))).float()) for k in range(4)) / 4
+            if turns == 4: p = sum(torch.sigmoid(model(torch.rot90(x, k, dims=(2, 3))).float()) for k in range(4)) / 4
             else: p = torch.sigmoid(model(x).float())
             out.append(p.cpu())
     probs = torch.cat(out).numpy().astype(np.float32)
