@@ -36,7 +36,6 @@ class WindowNet(nn.Module):
         if num_classes != BG: raise ValueError(f'WindowNet predicts the 26 letters; num_classes={num_classes}')
         if in_chans != 1: raise ValueError(f'WindowNet reads one grey channel; in_chans={in_chans}')
         self.down, self.orbit = int(down), bool(orbit)
-        self.rot90_invariant = self.orbit   # tells dirtymnist.predict that its 4x rot90 TTA would only repeat this prediction
         # two stems summed = one convolution over (saturated fraction, mean grey); each reads one channel
         self.stem_sat, self.stem_raw = nn.Conv2d(1, stem, 3, bias=False), nn.Conv2d(1, stem, 3, bias=False)
         self.stem_bn = nn.BatchNorm2d(stem)
@@ -48,6 +47,10 @@ class WindowNet(nn.Module):
         self.pad = (self.window - self.stride) // 2   # cell j of an image is the window centred at stride*(j+1/2)
         # presence logit of a letter = calib[0] * (presence_feature - calib[1]); fitted by `fit_calibration`
         self.register_buffer('calib', torch.tensor([4.0, math.log(0.5)]))
+    @property
+    def rot90_invariant(self) -> bool:
+        "True with `orbit`: tells `dirtymnist.predict` that its 4x rot90 TTA would only repeat this model's prediction."
+        return self.orbit
     def planes(self, x):
         "The two input planes at 1/`down` resolution: the fraction of saturated pixels and the mean grey level (x `down`)."
         x = x[:, :1].float()
@@ -103,9 +106,9 @@ def dm_windownet(pretrained=False, **kwargs):
     return WindowNet(**kwargs)
 
 # %% ../nbs/09_fast_training.ipynb #7141ed0d
-def _radius(s):
-    "How far from a letter's centre (px) a cell still counts as that letter's: max(12, 0.3 x its side), side = 28 x scale `s`."
-    return np.maximum(12.0, 0.3 * 28 * np.asarray(s, np.float64))
+def _radius(side):
+    "How far from a letter's centre (px) a cell still counts as that letter's: max(12, 0.3 x its `side`, 28 px x its scale)."
+    return np.maximum(12.0, 0.3 * np.asarray(side, np.float64))
 
 class WindowGen:
     "Training windows as cells of Dirty-MNIST images see them, cut from whole images that `synth.make_image` makes: one centred near each letter (class 0-25), and background windows (`BG`) where no letter is centred."
@@ -121,7 +124,7 @@ class WindowGen:
         canvas = rng.integers(0, 256, (H + 2 * P, H + 2 * P), dtype=np.uint8)   # the image in a frame of fresh noise
         canvas[P:P + H, P:P + H] = img
         cls, cx, cy = pl[:, 0].astype(np.int64), pl[:, 1].astype(np.float64), pl[:, 2].astype(np.float64)
-        r, k = _radius(pl[:, 3] / 28), len(pl)
+        r, k = _radius(pl[:, 3]), len(pl)
         # a window per letter, centred anywhere within the letter's radius; its class is the letter nearest (in radii)
         d, a = r * np.sqrt(rng.random(k)), rng.random(k) * 2 * math.pi
         wx, wy = cx + d * np.cos(a), cy + d * np.sin(a)

@@ -142,11 +142,11 @@ def predict(model_or_path, imagedir, image_size: int | None = None, batch_size: 
         from fastprogress.fastprogress import progress_bar
         dl = progress_bar(dl, leave=False)
     out = []
-    turns = 4 if use_tta and not getattr(model, 'rot90_invariant', False) else 1   # an invariant model averages the turns itself
+    tta = use_tta and not getattr(model, 'rot90_invariant', False)   # an invariant model averages the four turns itself
     with torch.inference_mode(), _autocast(device, meta.get('precision')):
         for x in dl:
             x = x.to(device, non_blocking=True)
-            if turns == 4: p = sum(torch.sigmoid(model(torch.rot90(x, k, dims=(2, 3))).float()) for k in range(4)) / 4
+            if tta: p = sum(torch.sigmoid(model(torch.rot90(x, k, dims=(2, 3))).float()) for k in range(4)) / 4
             else: p = torch.sigmoid(model(x).float())
             out.append(p.cpu())
     probs = torch.cat(out).numpy().astype(np.float32)
