@@ -283,7 +283,7 @@ def build_parts(cfg) -> dict:
     train_letters = _letters(d.letters)
     train_dl = WindowDL(train_letters, int(d.num_train), bs, seed=seed, window=model.window, p_background=float(f['p_background']))
     valid_dl = DataLoader(SynthImages(_letters(d.valid_letters), int(d.num_valid), seed=seed + 1_000_003, size=size), bs=32, shuffle=False)
-    dls = DataLoaders(train_dl, valid_dl, device=torch.device('cpu'))
+    dls = DataLoaders(train_dl, valid_dl, device=torch.device('cuda' if torch.cuda.is_available() else 'cpu'))   # windows are made on the CPU
     total = int(t.epochs) * len(train_dl)
     cbs = [FreshImages(), TimeSchedule(float(cfg.optim.lr), minutes, float(f['warmup']), float(f['final_lr']), total),
            Calibrate(train_letters, int(f['calib_images']), seed=seed + 2_000_003, size=size)]
