@@ -12,6 +12,7 @@ from fastcore.basics import store_attr
 from fastai.callback.core import Callback
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
+from fastai.torch_core import default_device
 from fastai.metrics import accuracy, accuracy_multi
 from .letters import load_letters
 from .synth import SynthDataset, make_image
@@ -108,7 +109,7 @@ def dm_windownet(pretrained=False, **kwargs):
 
 # %% ../nbs/09_fast_training.ipynb #7141ed0d
 def _radius(side):
-    "How far from a letter's centre (px) a cell still counts as that letter's: max(12, 0.3 x its `side`, 28 px x its scale)."
+    "How far from a letter's centre (px) a cell still counts as that letter's: max(12, 0.3 x its `side`), the side being 28 px x its scale."
     return np.maximum(12.0, 0.3 * np.asarray(side, np.float64))
 
 class WindowGen:
@@ -283,7 +284,7 @@ def build_parts(cfg) -> dict:
     train_letters = _letters(d.letters)
     train_dl = WindowDL(train_letters, int(d.num_train), bs, seed=seed, window=model.window, p_background=float(f['p_background']))
     valid_dl = DataLoader(SynthImages(_letters(d.valid_letters), int(d.num_valid), seed=seed + 1_000_003, size=size), bs=32, shuffle=False)
-    dls = DataLoaders(train_dl, valid_dl, device=torch.device('cuda' if torch.cuda.is_available() else 'cpu'))   # windows are made on the CPU
+    dls = DataLoaders(train_dl, valid_dl, device=default_device())   # fastai's choice (CUDA when there is one); windows are made on the CPU
     total = int(t.epochs) * len(train_dl)
     cbs = [FreshImages(), TimeSchedule(float(cfg.optim.lr), minutes, float(f['warmup']), float(f['final_lr']), total),
            Calibrate(train_letters, int(f['calib_images']), seed=seed + 2_000_003, size=size)]
