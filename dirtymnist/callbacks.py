@@ -4,28 +4,26 @@
 
 # %% ../nbs/10_callbacks.ipynb #c48323d4
 from __future__ import annotations
-import csv, json, math, os, random, secrets, time, warnings
+import csv, math, os, time, warnings
 from contextlib import nullcontext
 from pathlib import Path
 
-import numpy as np
 import torch
-from torch import nn
 from fastcore.basics import store_attr
 from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.schedule import ParamScheduler
+from fastai.learner import Recorder
 from fastai.callback.fp16 import AMPMode, MixedPrecision
 from fastai.callback.training import GradientAccumulation
 from fastai.torch_core import find_bs, rank_distrib
 from omegaconf import DictConfig, OmegaConf
-from safetensors.torch import load_file, save_file
 
 from .labels import atomic_write
+from .evaluate import correct_labels
 
 # %% auto #0
 __all__ = ['CosinePerEpoch', 'GradCheckpointing', 'AMP', 'GradAccum', 'resolve_precision', 'run_validation', 'valid_probs',
-           'IntervalValidation', 'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget', 'toy_dls', 'reseed_dls',
-           'rng_state', 'set_rng_state', 'skip_first_batches', 'save_checkpoint', 'load_checkpoint', 'ResumeFrom',
-           'Checkpointer']
+           'IntervalValidation', 'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget']
 
 # %% ../nbs/10_callbacks.ipynb #307c385a
 def _unwrap(model): return getattr(model, 'module', model)
@@ -33,8 +31,8 @@ def _unwrap(model): return getattr(model, 'module', model)
 def _cfg_dict(cfg): return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
 
 class CosinePerEpoch(Callback):
-    "Set the learning rate once per epoch on a cosine from `lr` down to `min_frac*lr`."
-    order = 15
+    "Set the learning rate once per epoch on a cosine from `lr` down to `min_frac*lr` (the standard recipe's schedule; resumable)."
+    order, resumable = ParamScheduler.order, True
     def __init__(self, lr=None, min_frac=0.01): store_attr()
     def lr_at(self, epoch, n_epoch):
         lr = self.lr if self.lr is not None else self.learn.lr
@@ -46,7 +44,7 @@ class CosinePerEpoch(Callback):
 
 class GradCheckpointing(Callback):
     "Turn on timm's gradient checkpointing for the fit (a warning if the model has none)."
-    order = 5
+    order = MixedPrecision.order - 5
     def before_fit(self):
         m = _unwrap(self.learn.model)
         if hasattr(m, 'set_grad_checkpointing'): m.set_grad_checkpointing(True)
@@ -114,7 +112,7 @@ def run_validation(learn, dl=None):
     def add(pred, yb):
         nonlocal tot, n_labels
         loss, bs, y = learn.loss_func(pred, *yb), find_bs(yb), yb[0]
-        tot += torch.stack([loss.detach().double() * bs, ((pred > 0) == (y > 0.5)).sum().double(), torch.tensor(bs, dtype=torch.float64, device=dev)])
+        tot += torch.stack([loss.detach().double() * bs, correct_labels(pred, y, 0.0).sum().double(), torch.tensor(bs, dtype=torch.float64, device=dev)])
         n_labels = y.shape[-1]
     _each_valid_batch(learn, dl, add)
     if _distributed(): torch.distributed.all_reduce(tot)
@@ -144,7 +142,7 @@ def _val_check(learn, loss, accuracy, kind):
 
 class IntervalValidation(Callback):
     "Validate every `interval` of an epoch (fastai does the end of the epoch); fire `after_val_check` for each."
-    order = 55
+    order = Recorder.order + 5   # after the recorder has the epoch's final record
     def __init__(self, interval=1.0): store_attr()
     def before_train(self):
         n, v = len(self.learn.dl), self.interval
@@ -162,7 +160,7 @@ class IntervalValidation(Callback):
 
 class BestModel(Callback):
     "Keep the weights with the best validation accuracy (in memory) and load them back after the fit."
-    order = 56
+    order = IntervalValidation.order + 1
     def __init__(self, load_best=True):
         store_attr()
         self.best_acc, self.best_state, self.best_step = None, None, None
@@ -179,7 +177,7 @@ class BestModel(Callback):
 # %% ../nbs/10_callbacks.ipynb #45c0ce7c
 class StepLogger(Callback):
     "Every `every` training steps and at each validation, one row in `self.rows` and in the CSV file `fname` (if set)."
-    order = 57
+    order, resumable = BestModel.order + 1, True
     cols = ['step', 'epoch', 'lr', 'train_loss', 'valid_loss', 'valid_acc', 'seconds']
     def __init__(self, every=10, fname=None):
         store_attr()
@@ -232,7 +230,7 @@ class StepLogger(Callback):
 
 class WandbLogger(Callback):
     "Send the `StepLogger` rows to Weights & Biases (offline when there is no API key). Needs `pip install wandb`."
-    order = 58
+    order = StepLogger.order + 1
     def __init__(self, project='dirtymnist', config=None, run_id=None, dir=None): store_attr()
     def before_fit(self):
         if rank_distrib() != 0: self.run = None; return
@@ -251,7 +249,7 @@ class WandbLogger(Callback):
 
 class TimeBudget(Callback):
     "Stop the fit cleanly once `max_minutes` of wall time have passed (0 or None: no limit); all processes stop together."
-    order = 59
+    order = WandbLogger.order + 1
     def __init__(self, max_minutes=0.0): store_attr()
     def before_fit(self): self.t0, self.learn.stopped_early = time.time(), False
     def _out_of_time(self):
@@ -270,230 +268,3 @@ class TimeBudget(Callback):
             warnings.warn(f'train.max_minutes={self.max_minutes} reached at step {self.learn.train_iter}; stopping')
             loss, a = run_validation(self.learn)
             _val_check(self.learn, loss, a, 'stop')
-
-# %% ../nbs/10_callbacks.ipynb #0a475d3d
-class _NoisyDS(torch.utils.data.Dataset):
-    "Images `x + noise` (noise from torch's global generator at load time) with fixed 26-label targets."
-    def __init__(self, n=64, size=32, seed=0):
-        g = torch.Generator().manual_seed(seed)
-        self.x = torch.rand(n, 1, size, size, generator=g)
-        w = torch.randn(26, size * size, generator=g)
-        self.y = ((self.x.flatten(1) - 0.5) @ w.T > 0).float()
-    def __len__(self): return len(self.x)
-    def __getitem__(self, i): return self.x[i] + 0.05 * torch.randn_like(self.x[i]), self.y[i]
-
-def toy_dls(n_train=64, n_valid=32, size=32, bs=16, seed=0, device='cpu'):
-    "Tiny fastai `DataLoaders` for tests and benchmarks (shuffled training set, no workers)."
-    from fastai.data.core import DataLoaders
-    from fastai.data.load import DataLoader
-    return DataLoaders(DataLoader(_NoisyDS(n_train, size, seed), bs=bs, shuffle=True, drop_last=True, device=device),
-                       DataLoader(_NoisyDS(n_valid, size, seed + 1), bs=bs, device=device), device=device)
-
-# %% ../nbs/10_callbacks.ipynb #cf847233
-def _jsonable(o):
-    if isinstance(o, tuple): return [_jsonable(x) for x in o]
-    if isinstance(o, list): return [_jsonable(x) for x in o]
-    if isinstance(o, dict): return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (np.integer,)): return int(o)
-    if isinstance(o, (np.floating,)): return float(o)
-    if isinstance(o, torch.Tensor): return o.tolist()
-    return o
-
-def _tuplify(o): return tuple(_tuplify(x) for x in o) if isinstance(o, list) else o
-
-def _base_dl(dl): return dl.dl if type(dl).__name__ == 'DistributedDL' else dl
-
-def _dl_rngs(dls):
-    "The shuffling RNG of every DataLoader (fastai draws the epoch's order from `dl.rng`)."
-    return [_jsonable(_base_dl(dl).rng.getstate()) if hasattr(_base_dl(dl), 'rng') else None for dl in dls.loaders]
-
-def reseed_dls(dls):
-    "Give every DataLoader a shuffling RNG drawn from python's (seeded) generator, so DataLoaders made before seeding shuffle the same."
-    for dl in dls.loaders:
-        if hasattr(_base_dl(dl), 'rng'): _base_dl(dl).rng = random.Random(random.randint(0, 2**32 - 1))
-
-def rng_state(dls=None):
-    "All generator states as (tensors, json)."
-    t = {'rng.torch': torch.get_rng_state()}
-    if torch.cuda.is_available():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()): t[f'rng.cuda.{i}'] = s
-    kind, key, pos, has_gauss, gauss = np.random.get_state()
-    t['rng.numpy'] = torch.from_numpy(key.astype(np.int64))
-    j = dict(python=_jsonable(random.getstate()), numpy=[kind, int(pos), int(has_gauss), float(gauss)],
-             dls=_dl_rngs(dls) if dls is not None else [])
-    return t, j
-
-def set_rng_state(t, j, dls=None):
-    torch.set_rng_state(t['rng.torch'])
-    if torch.cuda.is_available():
-        states = [t[k] for k in sorted((k for k in t if k.startswith('rng.cuda.')), key=lambda k: int(k.rsplit('.', 1)[1]))]
-        if states: torch.cuda.set_rng_state_all(states[:torch.cuda.device_count()])
-    kind, pos, has_gauss, gauss = j['numpy']
-    np.random.set_state((kind, t['rng.numpy'].numpy().astype(np.uint32), pos, has_gauss, gauss))
-    random.setstate(_tuplify(j['python']))
-    if dls is not None:
-        for dl, s in zip(dls.loaders, j.get('dls', [])):
-            if s is not None and hasattr(_base_dl(dl), 'rng'): _base_dl(dl).rng.setstate(_tuplify(s))
-
-# %% ../nbs/10_callbacks.ipynb #d8f59b61
-def _opt_split(sd):
-    "A torch optimizer state dict as (tensors, json)."
-    tensors, scalars = {}, {}
-    for pid, s in sd['state'].items():
-        for k, v in s.items():
-            if torch.is_tensor(v): tensors[f'opt.{pid}.{k}'] = v
-            else: scalars.setdefault(str(pid), {})[k] = _jsonable(v)
-    return tensors, dict(param_groups=_jsonable(sd['param_groups']), state=scalars)
-
-def _opt_join(tensors, j, current):
-    state = {}
-    for key, v in tensors.items():
-        if key.startswith('opt.'):
-            _, pid, k = key.split('.', 2)
-            state.setdefault(int(pid), {})[k] = v
-    for pid, d in j['state'].items(): state.setdefault(int(pid), {}).update(d)
-    groups = []
-    for g, cur in zip(j['param_groups'], current['param_groups']):   # lists back to tuples where torch had tuples
-        groups.append({k: (tuple(v) if isinstance(cur.get(k), tuple) and isinstance(v, list) else v) for k, v in g.items()})
-    return dict(state=state, param_groups=groups)
-
-def _cb(learn, cls): return next((c for c in learn.cbs if isinstance(c, cls)), None)
-
-def skip_first_batches(dl, n: int):
-    "Make the next pass over the fastai DataLoader `dl` start at its batch `n`: nothing is loaded for the first `n` (one pass only)."
-    n = int(n)
-    if n <= 0: return dl
-    own = vars(dl).get('get_idxs')   # fastai lets a DataLoader carry its own get_idxs
-    orig = dl.get_idxs
-    def get_idxs():
-        if own is None: del dl.get_idxs
-        else: dl.get_idxs = own
-        idxs = list(orig())          # the pass's full order (drawn as an unskipped pass would)
-        base = _base_dl(dl)
-        for t in getattr(getattr(base, 'after_batch', None), 'fs', []):
-            if hasattr(t, 'start'): t.start(getattr(base, 'epoch', 0), n)   # batch-counting transforms (BatchAugment)
-        return idxs[n * (dl.bs or 1):]
-    dl.get_idxs = get_idxs
-    return dl
-
-def _save_pair(stem, tensors, meta):
-    "Write `<stem>.safetensors` then `<stem>.json`, each atomically, tied by a random token."
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    meta = dict(meta, token=secrets.token_hex(8))
-    st, js = stem.with_name(stem.name + '.safetensors'), stem.with_name(stem.name + '.json')
-    tmp = st.with_name(f'.{st.name}.{secrets.token_hex(4)}.tmp')
-    try:
-        save_file({k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}, str(tmp), metadata={'token': meta['token']})
-        os.replace(tmp, st)
-    finally:
-        if tmp.exists(): tmp.unlink()
-    with atomic_write(js) as f: json.dump(meta, f)
-    return js
-
-def _ckpt_stem(path):
-    p = Path(path)
-    for suf in ('.json', '.safetensors'):
-        if p.name.endswith(suf): p = p.with_name(p.name[:-len(suf)])
-    if not p.name.endswith('.resume'): p = p.with_name(p.name + '.resume')
-    return p
-
-def save_checkpoint(learn, stem, epoch, batch=0, train_rng=None) -> Path:
-    "Everything needed to continue `learn`'s fit at batch `batch` of epoch `epoch` (0: its start); returns the JSON path. `train_rng`: the training loader's shuffling RNG as the epoch began (`_dl_rngs(dls)[0]` then)."
-    tensors = {f'model.{k}': v for k, v in _unwrap(learn.model).state_dict().items()}
-    ga = _cb(learn, GradientAccumulation)
-    accum = int(getattr(ga, 'count', 0) or 0) if ga is not None else 0
-    if accum:   # inside an accumulation window the summed gradients are state too
-        tensors.update({f'grad.{k}': p.grad for k, p in _unwrap(learn.model).named_parameters() if p.grad is not None})
-    best = _cb(learn, BestModel)
-    if best is not None and best.best_state is not None: tensors.update({f'best.{k}': v for k, v in best.best_state.items()})
-    opt = getattr(learn.opt, 'opt', learn.opt)
-    if not isinstance(opt, torch.optim.Optimizer): raise TypeError(f'checkpoints need a torch optimizer (fastai OptimWrapper), not {type(opt).__name__}')
-    ot, oj = _opt_split(opt.state_dict())
-    rt, rj = rng_state(learn.dls)
-    if batch and train_rng is not None and rj['dls']: rj['dls'][0] = train_rng   # the resumed pass redraws this epoch's order
-    tensors.update(ot); tensors.update(rt)
-    scaler = getattr(learn, 'scaler', None)
-    sched, logger = _cb(learn, CosinePerEpoch), _cb(learn, StepLogger)
-    meta = dict(format='dirtymnist-resume-1', epoch=int(epoch), batch=int(batch), step=int(getattr(learn, 'train_iter', 0)), accum_count=accum, optimizer=oj, rng=rj,
-                scaler=_jsonable(scaler.state_dict()) if scaler is not None else None,
-                scheduler=sched.state_dict() if sched is not None else None,
-                best=dict(acc=best.best_acc, step=best.best_step) if best is not None else None,
-                log=_jsonable(logger.state_dict()) if logger is not None else None,
-                smooth_loss=dict(val=float(learn.recorder.smooth_loss.val), count=int(learn.recorder.smooth_loss.count)) if hasattr(learn, 'recorder') and hasattr(learn.recorder.smooth_loss, 'val') else None,
-                run_id=getattr(learn, 'run_id', None), config=_cfg_dict(learn.cfg) if getattr(learn, 'cfg', None) is not None else None)
-    return _save_pair(_ckpt_stem(stem), tensors, meta)
-
-def load_checkpoint(path):
-    "Read a resume checkpoint (`<stem>.resume.json`, `.resume.safetensors` or the stem) as (tensors, meta); no pickle."
-    stem = _ckpt_stem(path)
-    st, js = stem.with_name(stem.name + '.safetensors'), stem.with_name(stem.name + '.json')
-    for p in (js, st):
-        if not p.is_file(): raise FileNotFoundError(f'{p}: resume checkpoint file missing (a checkpoint is a .resume.json + .resume.safetensors pair)')
-    try: meta = json.loads(js.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f'{js}: not a valid checkpoint JSON ({e})') from None
-    if meta.get('format') != 'dirtymnist-resume-1': raise ValueError(f'{js}: not a dirtymnist resume checkpoint')
-    from safetensors import safe_open
-    with safe_open(str(st), 'pt') as f: token = (f.metadata() or {}).get('token')
-    if token != meta.get('token'): raise ValueError(f'{st} and {js} come from different checkpoints (token mismatch)')
-    return load_file(str(st)), meta
-
-class ResumeFrom(Callback):
-    "Restore a checkpoint's model, optimizer, scaler, schedule, best weights, logs, step and RNG at the start of the fit; its epoch starts at its batch."
-    order = 12   # after MixedPrecision (creates the scaler) and DistributedTrainer (wraps the loaders)
-    def __init__(self, tensors, meta): store_attr(); self.skip, self._offset = int(meta.get('batch', 0) or 0), 0
-    def before_fit(self):
-        t, j, learn = self.tensors, self.meta, self.learn
-        model = _unwrap(learn.model)
-        dev = next(model.parameters()).device
-        model.load_state_dict({k[6:]: v.to(dev) for k, v in t.items() if k.startswith('model.')})
-        opt = learn.opt.opt if hasattr(learn.opt, 'opt') else learn.opt
-        opt.load_state_dict(_opt_join(t, j['optimizer'], opt.state_dict()))
-        if j.get('scaler') and getattr(learn, 'scaler', None) is not None: learn.scaler.load_state_dict(j['scaler'])
-        for cls, key in ((CosinePerEpoch, 'scheduler'), (StepLogger, 'log')):
-            cb = _cb(learn, cls)
-            if cb is not None and j.get(key) is not None: cb.load_state_dict(j[key])
-        best = _cb(learn, BestModel)
-        if best is not None and j.get('best') and j['best'].get('acc') is not None:
-            best.best_acc, best.best_step = j['best']['acc'], j['best']['step']
-            best.best_state = {k[5:]: v for k, v in t.items() if k.startswith('best.')}
-        ga = _cb(learn, GradientAccumulation)
-        if ga is not None: ga.count = int(j.get('accum_count', 0) or 0)
-        grads = {k[5:]: v for k, v in t.items() if k.startswith('grad.')}
-        for k, p in model.named_parameters():
-            if k in grads: p.grad = grads[k].to(p.device, p.dtype)
-        learn.train_iter = int(j['step'])
-        if j.get('smooth_loss') and hasattr(learn, 'recorder'):
-            learn.recorder.smooth_loss.val = torch.tensor(j['smooth_loss']['val'])
-            learn.recorder.smooth_loss.count = j['smooth_loss']['count']
-        set_rng_state(t, j['rng'], learn.dls)   # StepLogger.before_fit (later) rewrites the CSV up to this step
-    def before_train(self):
-        if not self.skip or self.epoch != int(self.meta['epoch']): return
-        dl, k = self.learn.dl, self.skip
-        skip_first_batches(dl, k)
-        self.learn.pct_train += k / (len(dl) * self.n_epoch)
-        self._fl = getattr(dl, 'fake_l', None)   # the pass's worker seed must not come from the restored generator
-        if self._fl is not None: self._fl.generator = torch.Generator().manual_seed(k)
-        self.skip, self._offset = 0, k
-    def before_batch(self):
-        if not self.training or not self._offset: return
-        self.learn.iter = self.iter + self._offset   # fastai numbers the pass from 0; the epoch's batch numbers go on from k
-        if self._fl is not None and 'generator' in vars(self._fl): del self._fl.generator
-    def after_train(self): self._offset = 0
-
-class Checkpointer(Callback):
-    "Save a resume checkpoint to `<stem>.resume.*` at the end of every epoch and (`at_validation`) after every validation inside one (rank 0)."
-    order = 90   # after everything else that runs after a batch: the saved RNG state is the one the next batch starts from
-    def __init__(self, stem, at_validation=True): self.stem, self.at_validation, self._due, self._rng0 = _ckpt_stem(stem), at_validation, False, None
-    def before_fit(self): self._due = False
-    def before_train(self): self._rng0 = _dl_rngs(self.dls)[0] if self.dls.loaders else None   # before the pass draws its order
-    def after_val_check(self):
-        if self.at_validation and self.training and getattr(self.learn, 'val_kind', None) == 'interval': self._due = True
-    def after_batch(self):
-        if not self._due: return
-        self._due = False
-        if rank_distrib() == 0:
-            self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch, batch=self.iter + 1, train_rng=self._rng0)
-    def after_epoch(self):
-        if self.epoch < getattr(self.learn, 'start_epoch', 0) or rank_distrib() != 0: return
-        self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1)

@@ -7,14 +7,16 @@ from __future__ import annotations
 import difflib, shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import List, Optional
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
+from .labels import atomic_write
+
 # %% auto #0
-__all__ = ['PRECISIONS', 'CONFIG_DIR', 'SourceConfig', 'DataConfig', 'ModelConfig', 'OptimConfig', 'TrainConfig', 'Config',
-           'ConfigError', 'list_configs', 'load_config', 'config_to_dict', 'config_to_yaml', 'save_config']
+__all__ = ['PRECISIONS', 'CONFIG_DIR', 'SourceConfig', 'DataConfig', 'ModelConfig', 'OptimConfig', 'TrainConfig', 'FastConfig',
+           'Config', 'ConfigError', 'list_configs', 'load_config', 'config_to_dict', 'config_to_yaml', 'save_config']
 
 # %% ../nbs/04_config.ipynb #760b827b
 @dataclass
@@ -71,6 +73,20 @@ class TrainConfig:
     output_dir: str = 'runs'
 
 @dataclass
+class FastConfig:
+    "The `fast` recipe's own knobs (`nbs/13_recipe_fast.ipynb`): the window network's shape, the windows, the schedule, the calibration."
+    stem: int = 32
+    layers: List[List[int]] = field(default_factory=lambda: [[64, 2], [96, 1], [128, 2], [128, 1]])   # (width, stride) per layer
+    down: int = 4
+    orbit: bool = True
+    p_background: float = 0.3
+    label_smoothing: float = 0.0
+    warmup: float = 0.1
+    final_lr: float = 0.02
+    calib_images: int = 256
+    channels_last: bool = True
+
+@dataclass
 class Config:
     "A whole run: data, model, optimizer and training settings."
     name: str = ''
@@ -79,7 +95,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    fast: Dict[str, Any] = field(default_factory=dict)
+    fast: FastConfig = field(default_factory=FastConfig)
 
 # %% ../nbs/04_config.ipynb #86487a64
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
@@ -122,6 +138,9 @@ def _normalise(raw: dict) -> dict:
     "Accept the original single-source form `data.train: {filenames, labels}`."
     data = raw.get('data')
     if isinstance(data, dict) and isinstance(data.get('train'), dict): data['train'] = [data['train']]
+    fast = raw.get('fast')
+    if isinstance(fast, dict) and fast.get('model_name') in (None, (raw.get('model') or {}).get('model_name')):
+        fast.pop('model_name', None)   # configs before the typed `fast` block said the network twice
     return raw
 
 def _split_overrides(overrides) -> list[str]:
@@ -155,6 +174,11 @@ def _check(cfg, src):
     if not 0 <= cfg.model.drop_rate < 1: bad('model.drop_rate', f'{cfg.model.drop_rate} is not in [0, 1)')
     if not 0 <= cfg.model.drop_path_rate < 1: bad('model.drop_path_rate', f'{cfg.model.drop_path_rate} is not in [0, 1)')
     if len(cfg.optim.betas) != 2: bad('optim.betas', f'{list(cfg.optim.betas)} needs two values')
+    for k in ('fast.stem', 'fast.down', 'fast.calib_images'):
+        if OmegaConf.select(cfg, k) < 1: bad(k, f'{OmegaConf.select(cfg, k)} must be at least 1')
+    if not cfg.fast.layers or any(len(l) != 2 or min(l) < 1 for l in cfg.fast.layers): bad('fast.layers', f'{cfg.fast.layers} must be (width, stride) pairs of positive integers')
+    if not 0 <= cfg.fast.p_background < 1: bad('fast.p_background', f'{cfg.fast.p_background} is not in [0, 1)')
+    if not 0 <= cfg.fast.warmup < 1: bad('fast.warmup', f'{cfg.fast.warmup} is not in [0, 1)')
 
 def _read(name_or_path):
     "Return (raw dict, source description, default name)."
@@ -198,6 +222,5 @@ def config_to_yaml(cfg) -> str:
 
 def save_config(cfg, path) -> Path:
     "Write `cfg` as YAML, atomically."
-    from dirtymnist.labels import atomic_write
     with atomic_write(path) as f: f.write(config_to_yaml(cfg))
     return Path(path)

@@ -16,17 +16,19 @@ from fastai.data.core import DataLoaders, TfmdDL
 from fastai.data.block import DataBlock, TransformBlock, MultiCategoryBlock
 from fastai.data.transforms import IntToFloatTensor, Normalize
 from fastai.vision.core import TensorImageBW
-import fastai.vision.data  # registers show_batch for image batches (a grid, titles from the labels)
-from fastai.callback.core import Callback
+import fastai.vision.data  # noqa: F401  (registers show_batch for image batches (a grid, titles from the labels)
+from fastai.callback.core import Callback, TrainEvalCallback
 from fasttransform import Transform, DisplayedTransform
 
 from .labels import VOCAB, read_labels
+from .letters import load_letters
+from .synth import SynthDataset
 
 # %% auto #0
 __all__ = ['SHIFT', 'SCALE', 'ROTATE', 'CUTOUT', 'MEAN', 'STD', 'read_sources', 'read_gray', 'FileImages', 'SynthImages',
            'SplitTable', 'train_aug', 'item_seed', 'apply_seeded', 'GrayImage', 'ReadImage', 'GetLabels',
            'GrayImageBlock', 'augment_batch', 'BatchAugment', 'BatchResize', 'DirtyDL', 'set_epoch', 'DataEpoch',
-           'default_workers', 'make_table', 'get_dls']
+           'default_workers', 'source_letters', 'make_table', 'get_dls']
 
 # %% ../nbs/06_data.ipynb #0c0c551c
 def _source_items(filenames, labels):
@@ -80,19 +82,14 @@ class FileImages:
 class SynthImages:
     "Images synthesized on the fly (`dirtymnist.synth`), fresh per epoch unless `fixed`."
     def __init__(self, letters, n, seed=0, fixed=False):
-        from dirtymnist import synth
         self.letters, self.n, self.seed, self.fixed, self._last = letters, int(n), int(seed), fixed, (None, None)
-        self.ds = synth.SynthDataset(letters, self.n, self.seed) if hasattr(synth, 'SynthDataset') else None
+        self.ds = SynthDataset(letters, self.n, self.seed)
     def __len__(self): return self.n
     def _get(self, i, epoch):
         key = (0 if self.fixed else int(epoch), int(i))
         if self._last[0] != key:  # the label getter asks for the item the image reader just made
-            if self.ds is not None:
-                self.ds.set_epoch(key[0])
-                img, lbl = self.ds[key[1]][:2]
-            else:
-                from dirtymnist.synth import make_image
-                img, lbl = make_image(self.letters, self.seed if key[0] == 0 else (self.seed, key[0]), key[1])  # as SynthDataset
+            self.ds.set_epoch(key[0])
+            img, lbl = self.ds[key[1]][:2]
             self._last = (key, (np.asarray(img, np.uint8), np.asarray(lbl, np.uint8)))
         return self._last[1]
     def image(self, i, epoch=0): return self._get(i, epoch)[0]
@@ -240,7 +237,7 @@ def set_epoch(dls, epoch: int, skip_batches: int = 0):
 
 class DataEpoch(Callback):
     "Tell the training data which epoch runs (so shuffle, augmentation and synthesis follow the learner's epoch, also after a resume)."
-    order = -5
+    order = TrainEvalCallback.order + 5
     def before_epoch(self): set_epoch(self.dls, self.epoch, getattr(self, 'skip_batches', 0)); self.skip_batches = 0
 
 # %% ../nbs/06_data.ipynb #9d4f5a46
@@ -253,9 +250,8 @@ def _worker_init():
     cv2.setNumThreads(0)
     torch.set_num_threads(1)
 
-def _letters(src):
-    "A letter source name (`builtin`, `builtin-valid`, a CSV path) -> `Letters`."
-    from dirtymnist.letters import load_letters
+def source_letters(src):
+    "A config's letter source (`builtin`, `builtin-valid`, a CSV path, `<csv>-valid`) -> `Letters`: a `-train`/`-valid` suffix names a split."
     src = str(src)
     for split in ('train', 'valid'):
         if src.endswith(f'-{split}') and not Path(src).exists(): return load_letters(src[:-len(split) - 1], split=split)
@@ -265,9 +261,9 @@ def make_table(cfg) -> SplitTable:
     "The training and validation images a config describes, from files or (with `data.online`) synthesized."
     d = cfg.data
     if d.online:
-        train = SynthImages(_letters(d.letters), d.num_train, seed=d.seed)
+        train = SynthImages(source_letters(d.letters), d.num_train, seed=d.seed)
         if d.validation is not None: valid = FileImages(*read_sources(d.validation))
-        else: valid = SynthImages(_letters(d.valid_letters), d.num_valid, seed=d.seed + 1_000_003, fixed=True)
+        else: valid = SynthImages(source_letters(d.valid_letters), d.num_valid, seed=d.seed + 1_000_003, fixed=True)
     else:
         if not len(d.train): raise ValueError('config: data.train lists no sources and data.online is false; nothing to train on')
         if d.validation is None: raise ValueError('config: data.validation is not set')

@@ -13,15 +13,16 @@ import pandas as pd
 from fastcore.script import Param, call_parse, store_true
 
 from .labels import VOCAB, read_labels, write_labels
-from .evaluate import align_labels, binarize, check_same_index, holdout_split, label_array, load_thresholds
-from .cli import entry_point, run_cli
+from .experiments import ENSEMBLE
+from .evaluate import contest_accuracy, align_labels, binarize, check_same_index, holdout_split, label_array, load_thresholds
+from .cli import entry_point
 
 # %% auto #0
 __all__ = ['WINNING_WEIGHTS', 'PRESETS', 'ensemble_cli', 'parse_spec', 'load_probs', 'ensemble', 'preset_files', 'tune_weights',
            'tuned_weights_gain', 'ensemble_main']
 
 # %% ../nbs/16_ensemble.ipynb #94b20471
-WINNING_WEIGHTS = {'d269b1': 1.5, '26527b': 1.0, 'f43ccc': 1.0, '0545cd': 1.0, 'd6f15a': 1.0}
+WINNING_WEIGHTS = ENSEMBLE   # the winning runs' weights; their one home is dirtymnist.experiments
 PRESETS = {'winning': WINNING_WEIGHTS}
 
 def _weight(w, where) -> float:
@@ -119,7 +120,7 @@ def _stack(prob_frames, answer):
     return np.stack(arrs), label_array(answer, 'answer')
 
 def _score(stack, a, w, t):
-    return float(((np.tensordot(w, stack, 1) / w.sum() > t) == a).mean()) if w.sum() > 0 else -1.0
+    return contest_accuracy(np.tensordot(w, stack, 1) / w.sum(), a, t) if w.sum() > 0 else -1.0
 
 def tune_weights(prob_frames, answer, grid=(0, 0.5, 1, 1.5, 2), rounds=3, thresholds=0.5) -> np.ndarray:
     "Weights (one per frame or file, in order) maximising validation accuracy, by coordinate search over `grid`."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_evaluate.ipynb #e5807534
 from __future__ import annotations
-import json, sys
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,12 +13,12 @@ import pandas as pd
 from fastcore.script import Param, call_parse, store_true
 
 from .labels import VOCAB, atomic_write, read_labels
-from .cli import entry_point, run_cli
+from .cli import entry_point
 
 # %% auto #0
 __all__ = ['DEFAULT_GRID', 'evaluate_cli', 'label_array', 'check_same_index', 'align_labels', 'binarize', 'is_probs',
-           'load_thresholds', 'contest_accuracy', 'exact_match', 'letter_report', 'read_pair', 'evaluate',
-           'format_report', 'tune_thresholds', 'tune_global_threshold', 'holdout_split', 'tuned_gain',
+           'load_thresholds', 'correct_labels', 'contest_accuracy', 'acc', 'exact_match', 'letter_report', 'read_pair',
+           'evaluate', 'format_report', 'tune_thresholds', 'tune_global_threshold', 'holdout_split', 'tuned_gain',
            'write_thresholds', 'save_thresholds', 'plot_letters', 'wrong_counts', 'show_worst', 'evaluate_main']
 
 # %% ../nbs/09_evaluate.ipynb #f037b3e7
@@ -102,10 +102,21 @@ def _pa(pred, answer):
     p, a = align_labels(pred, answer)
     return _flags(p, 'the prediction').astype(np.int8), _flags(a, 'the answer').astype(np.int8)
 
-def contest_accuracy(pred, answer) -> float:
-    "The contest metric: the fraction of the N x 26 labels that `pred` gets right."
-    p, a = _pa(pred, answer)
-    return float((p == a).mean())
+def correct_labels(scores, answer, threshold=0.5):
+    "Where the contest counts a label right: `scores > threshold` agrees with `answer > 0.5` (numpy arrays or torch tensors, elementwise). Every accuracy in the project is a mean or a sum of this."
+    return (scores > threshold) == (answer > 0.5)
+
+def contest_accuracy(pred, answer, thresholds=None) -> float:
+    "The contest metric: the fraction of the N x 26 labels that `pred` gets right. `pred` holds 0/1 flags, or probabilities cut at `thresholds` (one number or 26)."
+    if thresholds is None: p, a, t = *_pa(pred, answer), 0.5
+    else:
+        p, a = align_labels(pred, answer)
+        a, t = _flags(a, 'the answer'), _thresholds(thresholds)
+    return float(correct_labels(p, a, t).mean())
+
+def acc(inp, targ):
+    "`contest_accuracy` as a fastai metric on a batch of logits (the learner's logs call it `acc`): `(logit > 0) == label`, averaged."
+    return correct_labels(inp, targ, 0.0).float().mean()
 
 def exact_match(pred, answer) -> float:
     "The fraction of images whose 26 labels are all right."
@@ -195,8 +206,8 @@ def tuned_gain(probs, answer, frac=0.5, seed=0, grid=None) -> dict:
     p, a = align_labels(probs, answer, 'probabilities', 'answer')
     tune, held = holdout_split(len(p), frac, seed)
     t = tune_thresholds(p[tune], a[tune], grid)
-    base = float((binarize(p[held]) == a[held]).mean())
-    tuned = float((binarize(p[held], t) == a[held]).mean())
+    base = contest_accuracy(p[held], a[held], 0.5)
+    tuned = contest_accuracy(p[held], a[held], t)
     return dict(thresholds=t, n_tuned=len(tune), n_held_out=len(held), base=base, tuned=tuned, gain=tuned - base)
 
 def write_thresholds(path, thresholds) -> Path:

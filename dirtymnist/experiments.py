@@ -4,12 +4,13 @@
 
 # %% ../nbs/05_experiments.ipynb #8288cb01
 from __future__ import annotations
+import json
 from io import StringIO
 import pandas as pd
 
 # %% auto #0
 __all__ = ['SOURCE', 'METRICS', 'DATASETS', 'CONTEST_TRAIN_IMAGES', 'VAL_IMAGES', 'VAL_LETTERS', 'ENSEMBLE', 'ENSEMBLE_PUBLIC_LB',
-           'RUNS', 'get_run', 'results_table']
+           'RUNS', 'get_run', 'source_override', 'run_overrides', 'torchrun_cmd', 'results_table']
 
 # %% ../nbs/05_experiments.ipynb #e5dc3328
 SOURCE = dict(repo='https://github.com/affjljoo3581/KW-Computer-Vision-AI-1st-Solution',
@@ -69,6 +70,27 @@ def get_run(run_id: str, extra=()) -> dict:
     for m in METRICS: out[m] = None if pd.isna(r[m]) else float(r[m])
     out['ensemble_weight'] = float(r.ensemble_weight)
     return out
+
+# %% ../nbs/05_experiments.ipynb #4c6053e0
+def source_override(glob, labels) -> str:
+    "One data source `{filenames: GLOB, labels: CSV}` as an OmegaConf override value (paths quoted)."
+    return '{filenames: %s, labels: %s}' % (json.dumps(str(glob)), json.dumps(str(labels)))
+
+def run_overrides(run: str, synth_a, valid, output_dir, synth_b=None, contest=None, seed: int = 0, pretrained_files=None, extra=()) -> tuple[dict, list[str]]:
+    "`(preset, overrides)` that train `run` on its dataset: `contest`, `synth_a`, `synth_b` and `valid` are `(glob, labels_csv)` pairs (`contest` None when absent; `synth_b` joins only for `v2` runs)."
+    p = get_run(run)
+    sources = [s for s in (contest, synth_a, synth_b if p['dataset'] == 'v2' else None) if s is not None]
+    if p['dataset'] == 'v2' and synth_b is None: raise ValueError(f'{run}: a v2 run needs the synthesized part B (synth_b)')
+    ov = list(p['overrides']) + ['data.online=false', f'data.train=[{", ".join(source_override(*s) for s in sources)}]',
+                                 f'data.validation={source_override(*valid)}', f'train.output_dir={output_dir}', f'train.seed={int(seed)}']
+    if p['model'] in (pretrained_files or {}): ov.append(f'model.pretrained_file={pretrained_files[p["model"]]}')
+    return p, ov + list(extra)
+
+def torchrun_cmd(run: str, config: str, overrides, batch_size: int, nproc: int) -> list[str]:
+    "The `torchrun` command line of `run` on `nproc` processes, each taking its share of the run's global `batch_size`."
+    if batch_size % nproc: raise ValueError(f'{run}: train.batch_size={batch_size} does not divide among nproc={nproc} processes')
+    return ['torchrun', '--standalone', '--nproc_per_node', str(nproc), '--no-python', 'dirtymnist_train', config, *overrides,
+            f'train.batch_size={batch_size // nproc}', '--resume-id', run]
 
 # %% ../nbs/05_experiments.ipynb #7b396045
 def results_table(reproduced: dict, all_runs: bool = False) -> pd.DataFrame:

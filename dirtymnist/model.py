@@ -4,28 +4,25 @@
 
 # %% ../nbs/08_model.ipynb #07bda4c3
 from __future__ import annotations
-import difflib, json, os, pickle, socket, tempfile, types, warnings
+import difflib, importlib.metadata, json, os, pickle, platform, socket, tempfile, types, warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 import timm
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from safetensors import safe_open
 from safetensors.torch import save_model as _st_save_model, load_model as _st_load_model
 
 from .labels import VOCAB, atomic_write
+import dirtymnist.nets  # noqa: F401  (registers the project's own networks with timm)
 
 # %% auto #0
-__all__ = ['resolve_model_name', 'create_model', 'default_meta', 'save_model', 'read_meta', 'load_model']
+__all__ = ['resolve_model_name', 'create_model', 'default_meta', 'write_pair', 'save_model', 'read_meta', 'load_model']
 
 # %% ../nbs/08_model.ipynb #d47b160c
-def _register_project_models():
-    "Import the project's timm-registered models, if that module exists yet."
-    try: import dirtymnist.fast  # noqa: F401
-    except ImportError: pass
-
 def resolve_model_name(name: str) -> str:
     "The current timm name for `name` (old names such as `tf_efficientnetv2_m_in21k` are mapped); error for unknown names."
-    _register_project_models()
     deprecated = timm.models.get_deprecated_models()
     if name in deprecated:
         new = deprecated[name]
@@ -113,27 +110,22 @@ _META_KEY = 'dirtymnist'
 _DROP_ARGS = ('pretrained', 'pretrained_file', 'pretrained_cfg', 'pretrained_cfg_overlay', 'checkpoint_path', 'model_name')
 
 def _versions() -> dict:
-    import platform
-    out = {'python': platform.python_version(), 'torch': torch.__version__, 'timm': timm.__version__}
-    try:
-        import dirtymnist; out['dirtymnist'] = dirtymnist.__version__
-    except Exception: pass
-    try:
-        import fastai; out['fastai'] = fastai.__version__
-    except Exception: pass
+    "The versions of python and of the packages a saved model or checkpoint depends on."
+    out = {'python': platform.python_version()}
+    for p in ('dirtymnist', 'torch', 'torchvision', 'timm', 'fastai', 'fastcore', 'numpy', 'albumentations', 'opencv-python-headless', 'omegaconf', 'safetensors'):
+        try: out[p] = importlib.metadata.version(p)
+        except importlib.metadata.PackageNotFoundError: pass
     return out
 
 def _jsonable(o):
-    "Config objects (OmegaConf, Path, numpy, tensors) as plain JSON values."
-    try:
-        from omegaconf import OmegaConf, DictConfig, ListConfig
-        if isinstance(o, (DictConfig, ListConfig)): return OmegaConf.to_container(o, resolve=True)
-    except ImportError: pass
+    "Plain JSON values of configs (OmegaConf), paths, numpy and torch values, tuples and nested containers of them."
+    if isinstance(o, (DictConfig, ListConfig)): o = OmegaConf.to_container(o, resolve=True)
+    if isinstance(o, dict): return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [_jsonable(x) for x in o]
     if isinstance(o, Path): return str(o)
-    if isinstance(o, torch.Tensor): return o.tolist()
-    if hasattr(o, 'tolist'): return o.tolist()
-    if hasattr(o, 'item'): return o.item()
-    raise TypeError(f'{type(o).__name__} is not JSON serialisable')
+    if isinstance(o, (torch.Tensor, np.ndarray)): return o.tolist()
+    if isinstance(o, np.generic): return o.item()
+    return o
 
 def default_meta(model: torch.nn.Module | None = None, **kwargs) -> dict:
     "Model metadata with defaults filled in (`model_name` from the timm model when not given)."
@@ -162,6 +154,21 @@ def _check_meta(meta, where):
         if len(th) != len(meta.get('vocab') or VOCAB): raise ValueError(f'{where}: threshold has {len(th)} values, expected {len(meta.get("vocab") or VOCAB)} (one per letter)')
     elif not isinstance(th, (int, float)): raise ValueError(f'{where}: threshold must be a number or a list of 26 numbers, got {th!r}')
 
+def write_pair(stem, write_tensors, text: str) -> tuple[Path, Path]:
+    "Write `<stem>.safetensors` by `write_tensors(temporary_path)`, then `<stem>.json` holding `text`, each to a temporary file renamed into place: the safetensors + JSON pair that models and resume checkpoints are saved as."
+    stem = Path(stem)
+    st, js = stem.with_name(stem.name + '.safetensors'), stem.with_name(stem.name + '.json')
+    st.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=st.parent, prefix=f'.{st.name}.', suffix='.tmp'); os.close(fd)
+    try:
+        write_tensors(tmp)
+        os.replace(tmp, st)
+    except BaseException:
+        if os.path.exists(tmp): os.remove(tmp)
+        raise
+    with atomic_write(js) as f: f.write(text)
+    return st, js
+
 def save_model(model: torch.nn.Module, stem, meta: dict | None = None) -> Path:
     "Write `<stem>.safetensors` (state dict) and `<stem>.json` (metadata) atomically; returns the safetensors path."
     stem = Path(stem)
@@ -169,20 +176,10 @@ def save_model(model: torch.nn.Module, stem, meta: dict | None = None) -> Path:
     meta = default_meta(model, **(meta or {}))
     meta['model_args'] = {k: v for k, v in dict(meta.get('model_args') or {}).items() if k not in _DROP_ARGS}
     _check_meta(meta, stem)
-    text = json.dumps(meta, indent=2, default=_jsonable)
-    st, js = stem.with_name(stem.name + '.safetensors'), stem.with_name(stem.name + '.json')
-    st.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=st.parent, prefix=f'.{st.name}.', suffix='.tmp'); os.close(fd)
-    try:
-        m = model.module if hasattr(model, 'module') else model   # DDP / DataParallel
-        m = getattr(m, '_orig_mod', m)                            # torch.compile
-        _st_save_model(m, tmp, metadata={_META_KEY: text})
-        os.replace(tmp, st)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
-    with atomic_write(js) as f: f.write(text + '\n')
-    return st
+    text = json.dumps(_jsonable(meta), indent=2)
+    m = model.module if hasattr(model, 'module') else model   # DDP / DataParallel
+    m = getattr(m, '_orig_mod', m)                            # torch.compile
+    return write_pair(stem, lambda tmp: _st_save_model(m, tmp, metadata={_META_KEY: text}), text + '\n')[0]
 
 # %% ../nbs/08_model.ipynb #da17180b
 _PICKLE_SUFFIXES = ('.pt', '.pth', '.ckpt', '.bin', '.pkl')

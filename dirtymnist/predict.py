@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_predict.ipynb #4c2608f0
 from __future__ import annotations
-import os, struct, sys, warnings
+import os, struct, warnings
 from pathlib import Path
 
 import cv2
@@ -15,7 +15,7 @@ from torch.utils.data import Dataset, DataLoader
 from fastcore.script import Param, call_parse, store_true
 
 from .labels import VOCAB, write_labels
-from .cli import entry_point, run_cli
+from .cli import entry_point
 from .model import load_model, default_meta
 
 # %% auto #0

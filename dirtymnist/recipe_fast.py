@@ -5,107 +5,26 @@
 # %% ../nbs/13_recipe_fast.ipynb #7b79186a
 from __future__ import annotations
 import math, time
-import numpy as np, torch, torch.nn as nn, torch.nn.functional as F, timm
-from timm.models import register_model
-from omegaconf import DictConfig, OmegaConf
+import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
-from fastai.callback.core import Callback
+from fastai.callback.core import Callback, TrainEvalCallback
+from fastai.callback.schedule import ParamScheduler
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
-from fastai.metrics import accuracy, accuracy_multi
 from .letters import load_letters
 from .synth import SynthDataset, make_image
+from .nets import BG, WindowNet
+from .config import ConfigError
+from .data import source_letters
+from .model import create_model
+from .evaluate import correct_labels
+from .callbacks import IntervalValidation, _autocast_for
+from .recipes import Parts, register_recipe, timm_opt_func
 
 # %% auto #0
-__all__ = ['SAT', 'BG', 'FAST_DEFAULTS', 'WindowNet', 'dm_windownet', 'WindowGen', 'WindowDL', 'SynthImages', 'WindowLoss', 'acc',
-           'presence_features', 'fit_calibration', 'Calibrate', 'FreshImages', 'TimeSchedule', 'fast_settings',
-           'build_parts', 'plot_curves']
-
-# %% ../nbs/13_recipe_fast.ipynb #cdbc0710
-SAT = 0.996   # a pixel of 255 normalised with mean 0.5, sd 0.5 is 1.0; 254 is 0.992
-BG = 26       # the background class: no letter centred in the window
-
-def _cbr(i, o, s=1):
-    "3x3 convolution without padding, batch norm, ReLU."
-    return nn.Sequential(nn.Conv2d(i, o, 3, s, 0, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
-
-class WindowNet(nn.Module):
-    "A letter spotter of unpadded convolutions: a `window` px square -> 27 logits (26 letters + background); a whole image -> one cell every `stride` px."
-    def __init__(self, stem=32, layers=((64, 2), (96, 1), (128, 2), (128, 1)), down=4, orbit=True, num_classes=26, in_chans=1, **kwargs):
-        super().__init__()
-        if num_classes != BG: raise ValueError(f'WindowNet predicts the 26 letters; num_classes={num_classes}')
-        if in_chans != 1: raise ValueError(f'WindowNet reads one grey channel; in_chans={in_chans}')
-        self.down, self.orbit = int(down), bool(orbit)
-        # two stems summed = one convolution over (saturated fraction, mean grey); each reads one channel
-        self.stem_sat, self.stem_raw = nn.Conv2d(1, stem, 3, bias=False), nn.Conv2d(1, stem, 3, bias=False)
-        self.stem_bn = nn.BatchNorm2d(stem)
-        mods, c, rf, jump = [], stem, 3, 1
-        for o, s in layers:
-            mods.append(_cbr(c, int(o), int(s))); c, rf, jump = int(o), rf + 2 * jump, jump * int(s)
-        self.body, self.head = nn.Sequential(*mods), nn.Conv2d(c, BG + 1, 1)
-        self.stride, self.window = jump * self.down, rf * self.down
-        self.pad = (self.window - self.stride) // 2   # cell j of an image is the window centred at stride*(j+1/2)
-        # presence logit of a letter = calib[0] * (presence_feature - calib[1]); fitted by `fit_calibration`
-        self.register_buffer('calib', torch.tensor([4.0, math.log(0.5)]))
-    @property
-    def rot90_invariant(self) -> bool:
-        "True with `orbit`: tells `dirtymnist.predict` that its 4x rot90 TTA would only repeat this model's prediction."
-        return self.orbit
-    def planes(self, x):
-        "The two input planes at 1/`down` resolution: the fraction of saturated pixels and the mean grey level (x `down`)."
-        x = x[:, :1].float()
-        return F.avg_pool2d((x > SAT).float(), self.down) * 2 - 1, F.avg_pool2d(x, self.down) * self.down
-    def _cells(self, sat, raw):
-        fmt = torch.channels_last if self.stem_sat.weight.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-        sat, raw = sat.contiguous(memory_format=fmt), raw.contiguous(memory_format=fmt)
-        return self.head(self.body(F.relu(self.stem_bn(self.stem_sat(sat) + self.stem_raw(raw)))))
-    def cells(self, x):
-        "Cell logits `(B, 27, h, w)` of the windows of `x`; with `orbit`, the mean over its four rot90 turns (exactly rot90-invariant)."
-        sat, raw = self.planes(x)
-        if not self.orbit: return self._cells(sat, raw)
-        # the planes are turned, not the input: pooling commutes with quarter turns (sides are multiples of `down`), 16x less to copy
-        B, turns = len(x), lambda p: torch.cat([torch.rot90(p, r, (2, 3)) for r in range(4)])
-        c = self._cells(turns(sat), turns(raw))
-        c = c.view(4, B, *c.shape[1:])
-        return torch.stack([torch.rot90(c[r], -r, (2, 3)) for r in range(4)]).mean(0)
-    def padded(self, x):
-        "`x` framed by `pad` px of uniform noise (the same every call; a pinwheel, unchanged by quarter turns, for square images), so that every cell sees a whole window."
-        B, _, H, W = x.shape
-        p = self.pad
-        if H % self.stride or W % self.stride: raise ValueError(f'image size {H}x{W} must be a multiple of the stride {self.stride}')
-        g, Hp, Wp = torch.Generator().manual_seed(H * 100_003 + W), H + 2 * p, W + 2 * p
-        if H == W:   # a pinwheel of one noise strip, so that the frame too is unchanged by quarter turns
-            frame, strip = torch.zeros(Hp, Hp), torch.randint(0, 256, (p, Hp - p), generator=g).float()
-            for _ in range(4):
-                frame[:p, :Hp - p] = strip
-                frame = torch.rot90(frame, 1)
-        else: frame = torch.randint(0, 256, (Hp, Wp), generator=g).float()
-        frame = frame.div_(127.5).sub_(1).to(x.device)[None, None].expand(B, 1, -1, -1).clone()
-        frame[:, :, p:p + H, p:p + W] = x[:, :1].float()
-        return frame
-    @staticmethod
-    def presence_feature(cells):
-        "`(B, 26)`: log of the expected number of cells holding each letter (the sum of its cell probabilities)."
-        return torch.log(cells.float().softmax(1)[:, :BG].sum((2, 3)) + 1e-4)
-    def presence(self, cells):
-        "Image logits `(B, 26)` from cell logits: a calibrated logistic of `presence_feature`."
-        return self.calib[0] * (self.presence_feature(cells) - self.calib[1])
-    def forward(self, x):
-        if x.shape[-1] == self.window and x.shape[-2] == self.window: return self.cells(x).flatten(1)   # training windows: (B, 27)
-        m = self.cells(self.padded(x))
-        return m if self.training else self.presence(m)
-    def state_dict(self, *args, **kwargs):
-        "Contiguous tensors (safetensors needs them), whatever the memory format used for speed."
-        sd = super().state_dict(*args, **kwargs)
-        for k, v in sd.items(): sd[k] = v.contiguous()
-        return sd
-
-@register_model
-def dm_windownet(pretrained=False, **kwargs):
-    "The `cpu_fast` recipe's network (no pretrained weights exist)."
-    if pretrained: raise ValueError('dm_windownet has no pretrained weights; use pretrained=False')
-    return WindowNet(**kwargs)
+__all__ = ['WindowGen', 'WindowDL', 'SynthTensors', 'WindowLoss', 'presence_features', 'fit_calibration', 'Calibrate',
+           'FreshImages', 'TimeSchedule', 'fast', 'read_curves', 'plot_curves']
 
 # %% ../nbs/13_recipe_fast.ipynb #7141ed0d
 def _radius(side):
@@ -166,7 +85,7 @@ class WindowDL(DataLoader):
         for k in range(0, len(samps) - self.bs + 1, self.bs):
             yield self.gen.batch(self.bs, torch.Generator().manual_seed(_seed(self.seed, self.epoch, samps[k])))
 
-class SynthImages(SynthDataset):
+class SynthTensors(SynthDataset):
     "`SynthDataset` as the network reads it: item `i` is `(x (1,S,S) float in [-1,1], labels (26,) float)`."
     def __getitem__(self, i):
         img, lab = super().__getitem__(i)
@@ -181,10 +100,6 @@ class WindowLoss(nn.Module):
     def forward(self, pred, targ):
         if targ.ndim == 1: return F.cross_entropy(pred.float(), targ.long(), label_smoothing=self.label_smoothing)
         return F.binary_cross_entropy_with_logits(pred.float(), targ.float())
-
-def acc(pred, targ):
-    "The contest's accuracy on images (fastai's `accuracy_multi` at logit 0); on windows, fastai's `accuracy` of the 27 classes."
-    return accuracy(pred, targ) if targ.ndim == 1 else accuracy_multi(pred, targ, thresh=0.5, sigmoid=True)
 
 # %% ../nbs/13_recipe_fast.ipynb #2141a3be
 @torch.no_grad()
@@ -206,17 +121,16 @@ def fit_calibration(f, y, steps: int = 60):
     opt.step(closure)
     scale = float(w[0].detach().clamp(min=0.1))
     cand = torch.quantile(f, torch.linspace(0.2, 0.8, 121, dtype=torch.float64))
-    accs = torch.stack([((f > t).double() == y).double().mean() for t in cand])
+    accs = torch.stack([correct_labels(f, y, t).double().mean() for t in cand])
     return scale, float(cand[int(accs.argmax())])
 
 class Calibrate(Callback):
     "Before every validation (and at a time-budget stop), refit the model's presence calibration on `n` images of the *training* letters."
-    order = 50   # before IntervalValidation (55) and TimeBudget (59)
+    order = IntervalValidation.order - 1   # before the validation it calibrates for, and before TimeBudget
     def __init__(self, letters, n: int = 256, seed: int = 0, size: int = 256):
         store_attr()
-        self.ds = SynthImages(letters, n, seed=seed, size=size)
+        self.ds = SynthTensors(letters, n, seed=seed, size=size)
     def calibrate(self):
-        from dirtymnist.callbacks import _autocast_for
         model = self.learn.model
         model = getattr(model, 'module', model)
         if 'images' not in self.__dict__:   # (a Callback forwards unknown attributes to the learner: keep to its own)
@@ -237,7 +151,7 @@ class Calibrate(Callback):
 # %% ../nbs/13_recipe_fast.ipynb #0368ba9a
 class FreshImages(Callback):
     "Tell the training DataLoader (or its dataset) the epoch number, so every epoch is made of new images or windows."
-    order = 1
+    order = TrainEvalCallback.order + 1
     def before_epoch(self):
         dl = self.dls.train
         for o in (dl, getattr(dl, 'dataset', None)):
@@ -245,9 +159,11 @@ class FreshImages(Callback):
 
 class TimeSchedule(Callback):
     "One-cycle learning rate over wall time: linear warm-up for `warmup` of `max_minutes`, then cosine down to `lr*final`; per step when `max_minutes` is 0."
-    order = 61   # after the learner's own per-epoch schedule, so this one wins
+    order, resumable = ParamScheduler.order, True
     def __init__(self, lr, max_minutes=0.0, warmup=0.1, final=0.02, total_steps=None): store_attr()
-    def before_fit(self): self.t0 = time.time()
+    def before_fit(self): self.t0, self.seconds_before = time.time() - getattr(self, 'seconds_before', 0.0), 0.0
+    def state_dict(self): return dict(seconds=time.time() - self.t0 if 't0' in self.__dict__ else 0.0)
+    def load_state_dict(self, d): self.seconds_before = float(d.get('seconds', 0.0))   # a resumed run goes on along the same clock
     def _frac(self):
         if self.max_minutes: return (time.time() - self.t0) / (60 * self.max_minutes)
         total = self.total_steps or (self.n_epoch * len(self.dls.train))
@@ -260,36 +176,36 @@ class TimeSchedule(Callback):
         self.opt.set_hyper('lr', lr)
 
 # %% ../nbs/13_recipe_fast.ipynb #c3f4737d
-FAST_DEFAULTS = dict(model_name='dm_windownet', stem=32, layers=[[64, 2], [96, 1], [128, 2], [128, 1]], down=4, orbit=True,
-                     p_background=0.3, label_smoothing=0.0, warmup=0.1, final_lr=0.02, calib_images=256,
-                     channels_last=True)
+@register_recipe
+def fast(cfg, dls=None, model=None) -> Parts:
+    "The `fast` recipe: windows made on the fly for training, fixed images of the validation letters, `WindowNet` from the `fast` block, the window loss, the contest accuracy, a one-cycle schedule over wall time and the presence calibration."
+    f, d, t = cfg.fast, cfg.data, cfg.train
+    margs = dict(stem=int(f.stem), layers=[[int(o), int(s)] for o, s in f.layers], down=int(f.down), orbit=bool(f.orbit))
+    if model is None:
+        model = create_model(cfg.model.model_name, pretrained=False, **margs)
+        if f.channels_last: model = model.to(memory_format=torch.channels_last)
+    if not isinstance(model, WindowNet): raise ConfigError(f'recipe=fast trains a WindowNet (model.model_name=dm_windownet), not {type(model).__name__}', 'model.model_name')
+    size, seed = int(d.image_size), int(d.seed)
+    if size % model.stride: raise ConfigError(f'data.image_size={size} must be a multiple of the network stride {model.stride}', 'data.image_size')
+    train_letters = source_letters(d.letters)
+    if dls is None:
+        train_dl = WindowDL(train_letters, int(d.num_train), int(t.batch_size), seed=seed, window=model.window, p_background=float(f.p_background))
+        valid_dl = DataLoader(SynthTensors(source_letters(d.valid_letters), int(d.num_valid), seed=seed + 1_000_003, size=size), bs=32, shuffle=False)
+        dls = DataLoaders(train_dl, valid_dl, device=default_device())   # fastai's choice (CUDA when there is one); windows are made on the CPU
+    total = int(t.epochs) * len(dls.train)
+    cbs = [FreshImages(), TimeSchedule(float(cfg.optim.lr), float(t.max_minutes), float(f.warmup), float(f.final_lr), total),
+           Calibrate(train_letters, int(f.calib_images), seed=seed + 2_000_003, size=size)]
+    return Parts(dls=dls, model=model, loss_func=WindowLoss(float(f.label_smoothing)), opt_func=timm_opt_func(cfg.optim), cbs=cbs,
+                 model_meta=dict(model_name=cfg.model.model_name, model_args=margs))
 
-def fast_settings(cfg) -> dict:
-    "The recipe's knobs: `FAST_DEFAULTS` updated by the config's `fast` block (an unknown knob is an error that names it)."
-    given = dict(OmegaConf.to_container(cfg.fast, resolve=True) if isinstance(cfg.get('fast'), DictConfig) else (cfg.get('fast') or {}))
-    bad = sorted(set(given) - set(FAST_DEFAULTS))
-    if bad: raise KeyError(f'unknown fast.* knob(s) {", ".join(bad)}; known: {", ".join(FAST_DEFAULTS)}')
-    return {**FAST_DEFAULTS, **given}
-
-def build_parts(cfg) -> dict:
-    "The `fast` recipe's parts for `dirtymnist.learner.build_learner`: windows made on the fly for training, fixed images of the validation letters, the network, loss, metric, callbacks and model meta."
-    from dirtymnist.data import _letters
-    f, d, t = fast_settings(cfg), cfg.data, cfg.train
-    margs = dict(stem=int(f['stem']), layers=[[int(o), int(s)] for o, s in f['layers']], down=int(f['down']), orbit=bool(f['orbit']))
-    model = timm.create_model(f['model_name'], pretrained=False, **margs)
-    if f['channels_last']: model = model.to(memory_format=torch.channels_last)
-    size, seed = int(d.get('image_size', 256)), int(d.get('seed', 0))
-    if size % model.stride: raise ValueError(f'data.image_size={size} must be a multiple of the network stride {model.stride}')
-    bs, minutes = int(t.batch_size), float(t.get('max_minutes', 0.0) or 0.0)
-    train_letters = _letters(d.letters)
-    train_dl = WindowDL(train_letters, int(d.num_train), bs, seed=seed, window=model.window, p_background=float(f['p_background']))
-    valid_dl = DataLoader(SynthImages(_letters(d.valid_letters), int(d.num_valid), seed=seed + 1_000_003, size=size), bs=32, shuffle=False)
-    dls = DataLoaders(train_dl, valid_dl, device=default_device())   # fastai's choice (CUDA when there is one); windows are made on the CPU
-    total = int(t.epochs) * len(train_dl)
-    cbs = [FreshImages(), TimeSchedule(float(cfg.optim.lr), minutes, float(f['warmup']), float(f['final_lr']), total),
-           Calibrate(train_letters, int(f['calib_images']), seed=seed + 2_000_003, size=size)]
-    return dict(dls=dls, model=model, loss_func=WindowLoss(float(f['label_smoothing'])), metrics=[acc], cbs=cbs,
-                model_meta=dict(model_name=f['model_name'], model_args=margs))
+# %% ../nbs/13_recipe_fast.ipynb #6f0f1aad
+def read_curves(path) -> dict:
+    "Learning curves from a CSV with columns `recipe, images, minutes, accuracy`: `{recipe: [(images, minutes, accuracy), ...]}` in file order."
+    import pandas as pd
+    df = pd.read_csv(path)
+    missing = {'recipe', 'images', 'minutes', 'accuracy'} - set(df.columns)
+    if missing: raise ValueError(f'{path}: missing column(s) {", ".join(sorted(missing))}')
+    return {k: [tuple(r) for r in g[['images', 'minutes', 'accuracy']].itertuples(index=False)] for k, g in df.groupby('recipe', sort=False)}
 
 # %% ../nbs/13_recipe_fast.ipynb #4ae04342
 def plot_curves(curves, ax=None, zero=0.5408):
