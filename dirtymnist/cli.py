@@ -4,14 +4,25 @@
 
 # %% ../nbs/00_cli.ipynb #5612c7f8
 from __future__ import annotations
-import sys
+import os, sys, tempfile, traceback
+from pathlib import Path
 from fastcore.script import anno_parser
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'cli_parser', 'run_cli', 'entry_point']
+__all__ = ['USER_ERRORS', 'MAX_MESSAGE', 'error_message', 'cli_parser', 'run_cli', 'entry_point', 'same_file', 'check_folder',
+           'check_paths', 'check_number']
 
 # %% ../nbs/00_cli.ipynb #ee4df384
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError)
+USER_ERRORS = (ValueError, OSError)   # bad input, or a file system that refuses; anything else is a bug
+MAX_MESSAGE = 300
+
+def error_message(e, limit=MAX_MESSAGE) -> str:
+    "The one line a tool prints for the user error `e`: an `OSError` as `path: reason`, newlines collapsed, at most `limit` characters."
+    if isinstance(e, OSError) and e.strerror and e.filename is not None:
+        msg = f'{e.filename}' + (f' -> {e.filename2}' if e.filename2 else '') + f': {e.strerror[0].lower() + e.strerror[1:]}'
+    else: msg = str(e) or type(e).__name__
+    msg = ' '.join(msg.split())
+    return msg if len(msg) <= limit else msg[:limit - 24] + f' ... ({len(msg)} characters)'
 
 def cli_parser(func, prog=None):
     "fastcore's `anno_parser` for `func`, with every `--a_b` option also spelled `--a-b` (shown first in the help)."
@@ -22,18 +33,75 @@ def cli_parser(func, prog=None):
                 alias = o.replace('_', '-')
                 act.option_strings.insert(0, alias)
                 p._option_string_actions[alias] = act
+    def error(msg): raise SystemExit(print(f'{p.prog}: error: {error_message(msg)} (see {p.prog} --help)', file=sys.stderr) or 2)
+    p.error = error   # argparse's own errors: one line, not the usage and then the error
     return p
 
 def run_cli(func, prog=None, argv=None):
-    "Parse `argv` (default `sys.argv[1:]`) for `func`, call it and return its result; bad input exits with a one-line message."
+    "Parse `argv` (default `sys.argv[1:]`) for `func`, call it and return its result; a user error exits with one line, a bug with its traceback."
     prog = prog or func.__name__
     args = vars(cli_parser(func, prog).parse_args(sys.argv[1:] if argv is None else [str(a) for a in argv]))
     args.pop('pdb', None); args.pop('xtra', None)
     try: return func(**args)
-    except USER_ERRORS as e: raise SystemExit(f'{prog}: error: {e}') from None
+    except USER_ERRORS as e: raise SystemExit(f'{prog}: error: {error_message(e)}') from None
+    except KeyboardInterrupt: raise SystemExit(print(f'{prog}: interrupted', file=sys.stderr) or 130) from None
+    except Exception:
+        traceback.print_exc()
+        print(f'{prog}: internal error: this is a bug in dirtymnist, not a problem with your input; '
+              f'please report it with the traceback above', file=sys.stderr)
+        raise SystemExit(3) from None
 
 def entry_point(func, prog):
-    "A console-script entry for `func`: parses `sys.argv`, returns None so that success exits with status 0."
-    def main(): run_cli(func, prog)
+    "The console-script entry for `func`: `main()` parses `sys.argv` and returns None (success exits 0); `main(argv)` returns `func`'s result."
+    def main(argv=None):
+        res = run_cli(func, prog, argv)
+        return None if argv is None else res
     main.__name__, main.__doc__ = f'{prog}_main', f'Console entry point `{prog}`.'
     return main
+
+# %% ../nbs/00_cli.ipynb #e7161f04
+def _real(p) -> str: return os.path.realpath(os.path.abspath(os.path.expanduser(str(p))))
+
+def same_file(a, b) -> bool:
+    "True when paths `a` and `b` name one file (same resolved path, or the same inode: a hard link)."
+    if _real(a) == _real(b): return True
+    try: return os.path.samefile(a, b)
+    except OSError: return False
+
+def _writable_dir(p: Path, what):
+    "Raise naming `what` unless the folder `p` exists or can be made, and a file can be created in it."
+    a = Path(_real(p))
+    while not a.exists(): a = a.parent
+    if not a.is_dir(): raise NotADirectoryError(f'{what}: {a} is a file, not a folder')
+    try: tempfile.TemporaryFile(dir=a).close()
+    except OSError as e: raise PermissionError(f'{what}: cannot write in the folder {a} ({e.strerror})') from None
+
+def check_folder(path, what=None):
+    "Raise a one-line error unless `path` is a folder, or can be made into one, that a tool can write in."
+    p = Path(path).expanduser()
+    what = what or str(path)
+    if p.exists() and not p.is_dir(): raise NotADirectoryError(f'{what}: is a file, not a folder')
+    _writable_dir(p, what)
+    return p
+
+def check_paths(inputs=(), outputs=()):
+    "Before any work: raise a one-line error if an output is also an input or another output, is a folder, or cannot be written."
+    ins = [Path(p).expanduser() for p in inputs if p is not None]
+    outs = []
+    for o in (Path(p).expanduser() for p in outputs if p is not None):
+        for i in ins:
+            if same_file(o, i): raise ValueError(f'{o}: is also an input ({i}); writing it would destroy that input; choose another output path')
+        for o2 in outs:
+            if same_file(o, o2): raise ValueError(f'{o} and {o2} are the same file; give each output its own path')
+        if o.is_dir(): raise IsADirectoryError(f'{o}: is a folder; give a file name for the output')
+        _writable_dir(o.parent, o)
+        outs.append(o)
+    return outs
+
+def check_number(name, value, lo=None, hi=None, integer=True):
+    "`value` if it is a (whole) number in [lo, hi], else a one-line error naming the flag `name`; None passes."
+    if value is None: return None
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (not integer or float(value).is_integer())
+    if ok and (lo is None or value >= lo) and (hi is None or value <= hi): return int(value) if integer else value
+    rng = ' and '.join(s for s in (f'>= {lo}' if lo is not None else '', f'<= {hi}' if hi is not None else '') if s)
+    raise ValueError(f'{name} must be {"an integer" if integer else "a number"}{" " + rng if rng else ""}, got {value!r}')
