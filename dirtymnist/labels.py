@@ -12,10 +12,31 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['VOCAB', 'atomic_write', 'read_labels', 'write_labels']
+__all__ = ['VOCAB', 'few', 'check_thresholds', 'atomic_write', 'read_labels', 'write_labels']
 
 # %% ../nbs/01_labels.ipynb #713d7bad
 VOCAB = list('abcdefghijklmnopqrstuvwxyz')
+
+# %% ../nbs/01_labels.ipynb #bee46743
+def few(items, n=5) -> str:
+    "The first `n` of `items`, comma-separated, then ` and K more` for the rest."
+    items = [str(i) for i in items]
+    return ', '.join(items[:n]) + (f' and {len(items) - n} more' if len(items) > n else '')
+
+# %% ../nbs/01_labels.ipynb #7feafb8c
+def check_thresholds(t, where='thresholds') -> np.ndarray:
+    "26 thresholds (float64) from one number, 26 numbers or a `{letter: t}` mapping, each in [0, 1]; else a ValueError naming `where`."
+    if isinstance(t, dict):
+        missing = [c for c in VOCAB if c not in t]
+        if missing: raise ValueError(f'{where}: no threshold for letters {few(missing, 26)}')
+        t = [t[c] for c in VOCAB]
+    if isinstance(t, (str, bytes, bool)): raise ValueError(f'{where}: thresholds must be numbers, got {t!r}')
+    try: a = np.asarray(t, dtype=np.float64)
+    except (TypeError, ValueError): raise ValueError(f'{where}: thresholds must be numbers') from None
+    if a.ndim == 0: a = np.full(len(VOCAB), float(a))              # one threshold for every letter
+    if a.shape != (len(VOCAB),): raise ValueError(f'{where}: expected one threshold or {len(VOCAB)} (one per letter), got {a.size}')
+    if not ((a >= 0) & (a <= 1)).all(): raise ValueError(f'{where}: thresholds must lie in [0, 1]')
+    return a
 
 # %% ../nbs/01_labels.ipynb #c869d738
 @contextmanager
@@ -39,29 +60,31 @@ def _bad(path, msg): return ValueError(f'{path}: {msg}')
 
 def _rows(df, mask, n=5):
     "Describe the first `n` offending CSV lines (line 1 is the header)."
-    idx = np.flatnonzero(np.asarray(mask))
-    return ', '.join(str(i + 2) for i in idx[:n]) + (f' and {len(idx) - n} more' if len(idx) > n else '')
+    return few(np.flatnonzero(np.asarray(mask)) + 2, n)
 
 def read_labels(path, probs=False) -> pd.DataFrame:
     "Read an `index,a..z` CSV; 0/1 flags (int8), or probabilities in [0,1] (float32) when `probs`."
     path = Path(path)
+    if path.is_dir(): raise IsADirectoryError(f'{path}: is a folder, not a label file')
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such label file')
     try: df = pd.read_csv(path)
     except pd.errors.EmptyDataError: raise _bad(path, 'the file is empty') from None
     except pd.errors.ParserError as e: raise _bad(path, f'not a valid CSV ({e})') from None
     cols = [str(c).strip() for c in df.columns]
     df.columns = cols
-    if 'index' not in cols: raise _bad(path, f'no `index` column (columns: {", ".join(cols[:8])}...)')
+    if 'index' not in cols:
+        sep = ' (is it separated by commas?)' if len(cols) == 1 and any(s in cols[0] for s in ';\t') else ''
+        raise _bad(path, f'no `index` column{sep}; columns: {few([c[:20] + ("..." if len(c) > 20 else "") for c in cols], 5)}')
     missing = [c for c in VOCAB if c not in cols]
-    if missing: raise _bad(path, f'missing letter columns: {", ".join(missing)}')
+    if missing: raise _bad(path, f'missing letter columns: {few(missing, 26)}')
     extra = [c for c in cols if c not in VOCAB and c != 'index']
-    if extra: raise _bad(path, f'unexpected columns: {", ".join(extra)}')
+    if extra: raise _bad(path, f'unexpected columns: {few(extra)}')
     if len(df) == 0: raise _bad(path, 'no rows')
     index = pd.to_numeric(df['index'], errors='coerce')
     bad = index.isna() | (index != index.round())
     if bad.any(): raise _bad(path, f'`index` is not an integer on line(s) {_rows(df, bad)}')
     dup = index.duplicated(keep=False)
-    if dup.any(): raise _bad(path, f'duplicate indices {sorted(set(index[dup].astype(int)))[:10]} on line(s) {_rows(df, dup)}')
+    if dup.any(): raise _bad(path, f'duplicate indices {few(sorted(set(index[dup].astype(int))), 10)} on line(s) {_rows(df, dup)}')
     vals = df[VOCAB].apply(pd.to_numeric, errors='coerce')
     nan = vals.isna().any(axis=1)
     if nan.any(): raise _bad(path, f'empty or non-numeric letter values on line(s) {_rows(df, nan)}')
@@ -72,7 +95,7 @@ def read_labels(path, probs=False) -> pd.DataFrame:
         v = v.astype(np.float32)
     else:
         out = ~np.isin(v, (0, 1)).all(axis=1)
-        if out.any(): raise _bad(path, f'labels must be 0 or 1; see line(s) {_rows(df, out)} (use probs=True for probabilities)')
+        if out.any(): raise _bad(path, f'labels must be 0 or 1; see line(s) {_rows(df, out)} (they look like probabilities; 0/1 flags are expected here)')
         v = v.astype(np.int8)
     res = pd.DataFrame(v, columns=VOCAB, index=pd.Index(index.astype(np.int64).to_numpy(), name='index'))
     return res
