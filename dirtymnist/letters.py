@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_letters.ipynb #be15539a
 from __future__ import annotations
-import hashlib, os, sys
+import hashlib, os
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -12,14 +12,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from fastcore.script import call_parse
+from fastcore.script import Param, call_parse
 from tqdm.auto import tqdm
 
-from .labels import VOCAB, atomic_write
+from .labels import VOCAB, atomic_write, few
+from .cli import check_paths, entry_point
 
 # %% auto #0
-__all__ = ['BUILTIN_VERSION', 'BUILTIN_SPLITS', 'Letters', 'read_letter_csv', 'find_realdata', 'cache_dir',
-           'make_builtin_letters', 'builtin_letters', 'load_letters', 'split_letters', 'split_letters_cli']
+__all__ = ['BUILTIN_VERSION', 'BUILTIN_SPLITS', 'split_letters_cli', 'Letters', 'read_letter_csv', 'find_realdata', 'cache_dir',
+           'make_builtin_letters', 'builtin_letters', 'load_letters', 'split_letters', 'split_letters_main']
 
 # %% ../nbs/02_letters.ipynb #569a6ce4
 def _letter_index(letter) -> int:
@@ -79,22 +80,24 @@ def _lines(df, mask, n=5):
     "Name the first `n` offending lines of a CSV read into `df` (line 1 is the header), with their ids."
     idx = np.flatnonzero(np.asarray(mask))
     ids = df['id'].to_numpy() if 'id' in df.columns else None
-    s = ', '.join(f'{i + 2}' + (f' (id {ids[i]})' if ids is not None else '') for i in idx[:n])
-    return s + (f' and {len(idx) - n} more' if len(idx) > n else '')
+    return few([f'{i + 2}' + (f' (id {ids[i]})' if ids is not None else '') for i in idx], n)
 
 def _read_letter_frame(path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     "Read and validate a letter CSV: the frame, its pixels `(N,28,28)` uint8 and letter numbers `(N,)`."
     path = Path(path)
+    if path.is_dir(): raise IsADirectoryError(f'{path}: is a folder, not a letter file')
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such letter file')
     try: df = pd.read_csv(path, dtype={'letter': str}, keep_default_na=False, na_values=[''])
     except pd.errors.EmptyDataError: raise _bad(path, 'the file is empty') from None
     except pd.errors.ParserError as e: raise _bad(path, f'not a valid letter CSV ({e})') from None
     df.columns = cols = [str(c).strip() for c in df.columns]
-    if 'letter' not in cols: raise _bad(path, f'no `letter` column (columns: {", ".join(cols[:5])}...)')
+    if 'letter' not in cols:
+        sep = ' (is it separated by commas?)' if len(cols) == 1 and any(s in cols[0] for s in ';\t') else ''
+        raise _bad(path, f'no `letter` column{sep}; columns: {few([c[:20] + ("..." if len(c) > 20 else "") for c in cols], 5)}')
     missing = [c for c in _PIX if c not in cols]
     if missing: raise _bad(path, f'missing pixel columns {", ".join(missing[:8])}{" ..." if len(missing) > 8 else ""} (expected 0..783)')
     extra = [c for c in cols if c not in _PIX and c not in ('id', 'digit', 'letter')]
-    if extra: raise _bad(path, f'unexpected columns {", ".join(extra[:8])} (expected [id,][digit,]letter,0..783)')
+    if extra: raise _bad(path, f'unexpected columns {few(extra, 8)} (expected [id,][digit,]letter,0..783)')
     if len(df) == 0: raise _bad(path, 'no rows')
     let = df['letter'].fillna('').astype(str).str.strip()
     bad = ~let.str.fullmatch('[A-Z]')
@@ -323,6 +326,7 @@ def load_letters(src=None, split: str = 'train') -> Letters:
 # %% ../nbs/02_letters.ipynb #3d372fd3
 def split_letters(src, out1, out2, last: int = 3000) -> tuple[Path, Path]:
     "Split the letter CSV `src` by rows: all but the last `last` rows to `out1`, the last `last` to `out2`."
+    check_paths([src], [out1, out2])   # before reading: no output over the input or over the other output
     df, _, y = _read_letter_frame(src)
     if not 0 < last < len(df): raise ValueError(f'{src}: cannot split off the last {last} rows of {len(df)}; need 0 < last < {len(df)}')
     for part, out in ((slice(None, -last), out1), (slice(-last, None), out2)):
@@ -339,11 +343,13 @@ def split_letters(src, out1, out2, last: int = 3000) -> tuple[Path, Path]:
     return Path(out1), Path(out2)
 
 @call_parse
-def split_letters_cli(src: str, # the letter CSV to split
-                      out1: str, # where all but the last `last` rows go
-                      out2: str, # where the last `last` rows go
-                      last: int = 3000): # how many rows go to OUT2
+def split_letters_main(src: Param('the letter CSV to split', str),
+                       out1: Param('where all but the last LAST rows go', str),
+                       out2: Param('where the last LAST rows go', str),
+                       last: Param('how many rows go to OUT2', int) = 3000):
     "Split a contest letter CSV by rows (e.g. training letters and validation letters)."
-    try: a, b = split_letters(src, out1, out2, last)
-    except (ValueError, FileNotFoundError) as e: sys.exit(f'dirtymnist_split_letters: {e}')
+    a, b = split_letters(src, out1, out2, last)
     print(f'{a}: {len(pd.read_csv(a))} rows; {b}: {len(pd.read_csv(b))} rows')
+    return a, b
+
+split_letters_cli = entry_point(split_letters_main, 'dirtymnist_split_letters')
