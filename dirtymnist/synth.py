@@ -11,14 +11,15 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .labels import VOCAB, atomic_write, write_labels
+from .labels import VOCAB, atomic_write, few, read_labels, write_labels
 from .letters import Letters, load_letters
-from .cli import run_cli
+from fastcore.script import Param, call_parse, store_true
+from .cli import check_folder, check_number, check_paths, entry_point
 
 # %% auto #0
-__all__ = ['BRIGHT', 'RECORD_COLUMNS', 'SYNTH_VERSION', 'MANIFEST', 'image_labels', 'make_image', 'synth_batch',
+__all__ = ['BRIGHT', 'RECORD_COLUMNS', 'SYNTH_VERSION', 'MANIFEST', 'synthesize_cli', 'image_labels', 'make_image', 'synth_batch',
            'placements_frame', 'write_placements', 'read_placements', 'SynthDataset', 'png_name', 'synthesize',
-           'synthesize_cli']
+           'synthesize_main']
 
 # %% ../nbs/03_synth.ipynb #85b47d45
 _DOUBLE = np.minimum(np.arange(256) * 2, 255).astype(np.uint8)
@@ -216,15 +217,21 @@ def _init_worker(letters, seed, kwargs, out, record=False):
     cv2.setNumThreads(0)
     _W.update(letters=letters, seed=seed, kwargs=kwargs, out=Path(out), record=record)
 
+def _intact(f, size) -> bool:
+    "True when the PNG `f` decodes to a `size`x`size` grey image (not truncated or damaged outside the tool)."
+    img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+    return img is not None and img.shape == (size, size)
+
 def _work(span):
-    "Make the images of `span` (start, stop) that are not there yet: (start, labels, made, bytes, record rows)."
+    "Make the images of `span` (start, stop) that are not there yet, or are damaged: (start, labels, made, bytes, record rows, damaged)."
     start, stop = span
     L, seed, kw, out, record = _W['letters'], _W['seed'], _W['kwargs'], _W['out'], _W['record']
     labels = np.zeros((stop - start, 26), np.uint8)
-    rows, made, nbytes = [], 0, 0
+    rows, made, nbytes, damaged = [], 0, 0, 0
     for i in range(start, stop):
         f = out/png_name(i)
-        there = f.exists()
+        there = f.exists() and _intact(f, kw['size'])
+        damaged += f.exists() and not there
         if there and not record:
             labels[i - start] = image_labels(seed, i, kw['min_letters'], kw['max_letters'])
             continue
@@ -236,7 +243,7 @@ def _work(span):
         tmp.write_bytes(buf.tobytes())
         os.replace(tmp, f)
         made += 1; nbytes += len(buf)
-    return start, labels, made, nbytes, np.array(rows, np.float64).reshape(-1, len(RECORD_COLUMNS))
+    return start, labels, made, nbytes, np.array(rows, np.float64).reshape(-1, len(RECORD_COLUMNS)), damaged
 
 # %% ../nbs/03_synth.ipynb #2b30991a
 def _check_target(out: Path, csv: Path, manifest: dict, overwrite: bool):
@@ -258,20 +265,34 @@ def _check_target(out: Path, csv: Path, manifest: dict, overwrite: bool):
     if pngs: raise ValueError(f'{out} already holds {len(pngs)} PNG files not made by this synthesizer; use another folder or --overwrite')
     if csv.exists(): raise ValueError(f'{csv} already exists and belongs to no dataset made here; use another --output-csv or --overwrite')
 
+def _old_labels(csv: Path, seed, kw, overwrite: bool):
+    "The rows of an existing labels CSV to keep (merge by index): it must hold this dataset's labels; with `overwrite`, none."
+    if overwrite or not csv.exists(): return None
+    try: old = read_labels(csv)
+    except ValueError as e: raise ValueError(f'{csv} already exists and is not a labels file ({e}); use another --output-csv, or --overwrite to replace it') from None
+    want = np.stack([image_labels(seed, i, kw['min_letters'], kw['max_letters']) for i in old.index])
+    bad = (old.to_numpy() != want).any(axis=1)
+    if bad.any(): raise ValueError(f'{csv} already holds labels of another dataset (rows of indices {few(old.index[bad], 3)} differ); '
+                                   f'use another --output-csv, or --overwrite to replace it')
+    return old
+
 def synthesize(letters=None, output_dir='dirty_mnist', output_csv=None, num_images: int = 50000, index_offset: int = 0,
                seed: int = 0, workers: int | None = None, overwrite: bool = False, progress: bool = True,
                size: int = 256, min_letters: int = 10, max_letters: int = 14, noise: int = 254, dilate: bool = False,
                placements=None, chunk: int = 100) -> Path:
     "Write images `index_offset..+num_images-1` as PNGs in `output_dir`, their labels to `output_csv` [and their per-letter record to `placements`]; resumable."
-    if num_images < 1: raise ValueError(f'num_images must be at least 1, got {num_images}')
-    if index_offset < 0: raise ValueError(f'index_offset must be >= 0, got {index_offset}')
+    check_number('num_images', num_images, lo=1); check_number('index_offset', index_offset, lo=0)
+    check_number('size', size, lo=28); check_number('workers', workers, lo=0); check_number('chunk', chunk, lo=1)
     make_image(Letters([np.zeros((1, 28, 28), np.uint8)] * 26), 0, 0, size=size, min_letters=min_letters, max_letters=max_letters, noise=noise, dilate=dilate)  # checks the settings
     L = load_letters(letters)
     out = Path(output_dir)
     csv = Path(output_csv) if output_csv is not None else out/'labels.csv'
+    check_folder(out)    # before anything is read or made: a file where the folder should be, a read-only place
+    check_paths([letters] if isinstance(letters, (str, Path)) and Path(letters).is_file() else [], [csv, placements])
     kw = dict(size=int(size), min_letters=int(min_letters), max_letters=int(max_letters), noise=int(noise), dilate=bool(dilate))
     manifest = dict(version=SYNTH_VERSION, seed=int(seed), letters=L.fingerprint(), **kw)
     _check_target(out, csv, manifest, overwrite)
+    old = _old_labels(csv, seed, kw, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     for t in out.glob('.[0-9]*.png.*.tmp'): t.unlink()   # leftovers of an interrupted run
     with atomic_write(out/MANIFEST) as f: json.dump(manifest, f, indent=1)
@@ -281,15 +302,15 @@ def synthesize(letters=None, output_dir='dirty_mnist', output_csv=None, num_imag
     workers = min(int(workers), len(spans))
     labels = np.zeros((num_images, 26), np.uint8)
     recs = {}
-    made = nbytes = 0
+    made = nbytes = damaged = 0
     t0 = time.time()
     from tqdm.auto import tqdm
     bar = tqdm(total=num_images, unit='img', desc='synthesize', disable=not progress)
     def take(r):
-        nonlocal made, nbytes
-        s, lab, m, b, rec = r
+        nonlocal made, nbytes, damaged
+        s, lab, m, b, rec, dmg = r
         labels[s - index_offset:s - index_offset + len(lab)] = lab
-        made += m; nbytes += b
+        made += m; nbytes += b; damaged += dmg
         if placements is not None: recs[s] = rec
         bar.update(len(lab))
     try:
@@ -303,33 +324,38 @@ def synthesize(letters=None, output_dir='dirty_mnist', output_csv=None, num_imag
                 for r in pool.imap_unordered(_work, spans): take(r)
     finally: bar.close()
     df = pd.DataFrame(labels, columns=VOCAB, index=pd.Index(np.arange(index_offset, stop), name='index'))
+    if old is not None: df = pd.concat([old.drop(df.index, errors='ignore').astype(np.uint8), df])   # merge by index
+    if output_csv is None:   # the folder's own labels.csv covers every image in the folder (e.g. earlier shards)
+        there = np.array(sorted(int(p.stem) for p in out.glob('[0-9]*.png') if p.stem.isdigit()), np.int64)
+        more = np.setdiff1d(there, df.index.to_numpy())
+        if len(more): df = pd.concat([df, pd.DataFrame(np.stack([image_labels(seed, i, min_letters, max_letters) for i in more]),
+                                                        columns=VOCAB, index=pd.Index(more, name='index'))])
     write_labels(df, csv)
     if placements is not None: write_placements(_record_frame(np.concatenate([recs[s] for s in sorted(recs)])), placements)
     dt = time.time() - t0
     if progress:
-        print(f'synthesized {made} images ({num_images - made} already there) in {dt:.1f}s: {made / max(dt, 1e-9):.0f} img/s, '
+        print(f'synthesized {made} images ({num_images - made} already there' + (f'; {damaged} damaged ones remade' if damaged else '') + f') in {dt:.1f}s: {made / max(dt, 1e-9):.0f} img/s, '
               f'{nbytes / 1e6:.1f} MB written to {out}/; labels: {csv}' + (f'; placements: {placements}' if placements is not None else ''))
     return csv
 
 # %% ../nbs/03_synth.ipynb #33668fed
-def _synthesize_main(mnist_data: str = None, # letter CSV (`id,[digit,]letter,0..783`); default: the built-in letters
-                    output_dir: str = 'dirty_mnist', # folder for the PNGs
-                    output_csv: str = None, # labels CSV (default: OUTPUT_DIR/labels.csv)
-                    num_images: int = 50000, # how many images
-                    index_offset: int = 0, # index of the first image (for shards)
-                    seed: int = 0, # dataset seed: image i depends only on (seed, i, letters)
-                    workers: int = None, # processes (default: all cores)
-                    overwrite: bool = False, # replace a different dataset already in OUTPUT_DIR
-                    size: int = 256, # canvas size
-                    min_letters: int = 10, # fewest letters per image
-                    max_letters: int = 14, # most letters per image
-                    noise: int = 254, # background noise is uniform 0..NOISE (the winner's: 254)
-                    dilate: bool = False, # thicken 10% of the letters with a 3x3 kernel (the winner's code meant to; it did not)
-                    placements: str = None): # also write the per-letter record CSV here
+@call_parse
+def synthesize_main(mnist_data: Param('letter CSV (`id,[digit,]letter,0..783`); default: the built-in letters', str) = None,
+                    output_dir: Param('folder for the PNGs', str) = 'dirty_mnist',
+                    output_csv: Param('labels CSV (default: OUTPUT_DIR/labels.csv, which then covers every image in the folder)', str) = None,
+                    num_images: Param('how many images', int) = 50000,
+                    index_offset: Param('index of the first image (for shards)', int) = 0,
+                    seed: Param('dataset seed: image i depends only on (seed, i, letters)', int) = 0,
+                    workers: Param('processes (default: all cores)', int) = None,
+                    overwrite: Param('replace a different dataset already in OUTPUT_DIR', store_true) = False,
+                    size: Param('canvas size', int) = 256,
+                    min_letters: Param('fewest letters per image', int) = 10,
+                    max_letters: Param('most letters per image', int) = 14,
+                    noise: Param("background noise is uniform 0..NOISE (the winner's: 254)", int) = 254,
+                    dilate: Param("thicken 10% of the letters with a 3x3 kernel (the winner's code meant to; it did not)", store_true) = False,
+                    placements: Param('also write the per-letter record CSV here', str) = None):
     "Make Dirty-MNIST images (PNGs) and their labels CSV with the contest's recipe."
-    synthesize(mnist_data, output_dir, output_csv, num_images, index_offset, seed, workers, overwrite,
-               size=size, min_letters=min_letters, max_letters=max_letters, noise=noise, dilate=dilate, placements=placements)
+    return synthesize(mnist_data, output_dir, output_csv, num_images, index_offset, seed, workers, overwrite,
+                      size=size, min_letters=min_letters, max_letters=max_letters, noise=noise, dilate=dilate, placements=placements)
 
-def synthesize_cli(argv=None):
-    "`dirtymnist_synthesize`: parse `argv` (default `sys.argv[1:]`); `--kebab-case` and `--snake_case` flags both work."
-    run_cli(_synthesize_main, 'dirtymnist_synthesize', argv)
+synthesize_cli = entry_point(synthesize_main, 'dirtymnist_synthesize')
