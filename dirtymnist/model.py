@@ -14,7 +14,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from safetensors import safe_open
 from safetensors.torch import save_model as _st_save_model, load_model as _st_load_model
 
-from .labels import VOCAB, atomic_write
+from .labels import VOCAB, atomic_write, check_thresholds
 import dirtymnist.nets  # noqa: F401  (registers the project's own networks with timm)
 
 # %% auto #0
@@ -148,11 +148,16 @@ def default_meta(model: torch.nn.Module | None = None, **kwargs) -> dict:
 
 # %% ../nbs/08_model.ipynb #afa7318e
 def _check_meta(meta, where):
+    "Raise a one-line error naming `where` and the field unless the metadata can drive a prediction."
     if not meta.get('model_name'): raise ValueError(f'{where}: metadata has no model_name')
-    th = meta.get('threshold', 0.5)
-    if isinstance(th, (list, tuple)):
-        if len(th) != len(meta.get('vocab') or VOCAB): raise ValueError(f'{where}: threshold has {len(th)} values, expected {len(meta.get("vocab") or VOCAB)} (one per letter)')
-    elif not isinstance(th, (int, float)): raise ValueError(f'{where}: threshold must be a number or a list of 26 numbers, got {th!r}')
+    v = meta.get('vocab')
+    if v is not None and not (isinstance(v, list) and len(v) == len(VOCAB) and len(set(v)) == len(VOCAB)
+                              and all(isinstance(c, str) and len(c) == 1 and 'a' <= c <= 'z' for c in v)):
+        raise ValueError(f'{where}: vocab must be the 26 distinct lowercase letters a..z, got {str(v)[:60]}')
+    s = meta.get('image_size')
+    if s is not None and (isinstance(s, bool) or not isinstance(s, int) or s < 1):
+        raise ValueError(f'{where}: image_size must be a positive integer, got {s!r}')
+    check_thresholds(meta.get('threshold', 0.5), f'{where}: threshold')
 
 def write_pair(stem, write_tensors, text: str) -> tuple[Path, Path]:
     "Write `<stem>.safetensors` by `write_tensors(temporary_path)`, then `<stem>.json` holding `text`, each to a temporary file renamed into place: the safetensors + JSON pair that models and resume checkpoints are saved as."
@@ -264,19 +269,42 @@ def _load_pickled(p, trust_pickle, device):
     meta.update(image_size=384, source=str(p))
     return model.to(device).eval(), meta
 
+_EDITABLE = ('threshold',)   # what may change in the JSON after saving (`dirtymnist_evaluate --tune-out` stores tuned thresholds)
+
+def _header_meta(st) -> dict | None:
+    "The metadata the safetensors file `st` carries in its header (None if none); a one-line error if the file is not readable safetensors."
+    try:
+        with safe_open(str(st), 'pt') as f: text = (f.metadata() or {}).get(_META_KEY)
+    except Exception as e: raise ValueError(f'{st}: not a readable safetensors file (corrupt or truncated: {str(e)[:80]})') from None
+    if text is None: return None
+    try: return json.loads(text)
+    except json.JSONDecodeError: raise ValueError(f'{st}: the metadata in its header is not valid JSON') from None
+
+def _short(v, n=40): s = json.dumps(v); return s if len(s) <= n else s[:n - 3] + '...'
+
+def _check_agree(meta, head, js, st):
+    "Every field the weights' own header records (but the editable thresholds) must agree with the JSON."
+    for k in head:
+        if k not in _EDITABLE and meta.get(k) != head[k]:
+            raise ValueError(f'{js}: `{k}` is {_short(meta.get(k))} but the weights {st.name} were saved with {_short(head[k])}; '
+                             f'the JSON does not describe these weights (restore it, or delete it to use the copy in the weights)')
+
 def read_meta(path) -> dict:
-    "The metadata of a saved model: `<stem>.json`, else the copy in the safetensors header."
+    "The metadata of a saved model: `<stem>.json` (checked against the copy in the safetensors header), else that copy."
     st, js = _resolve_paths(path)
     if js is None: raise ValueError(f'{st} is not a safetensors model; it has no metadata')
+    head = _header_meta(st)
     if js.is_file():
         try: meta = json.loads(js.read_text())
         except json.JSONDecodeError as e: raise ValueError(f'{js}: invalid JSON ({e})') from None
+        if not isinstance(meta, dict): raise ValueError(f'{js}: expected a JSON object of model metadata')
+        _check_meta({**default_meta(), **meta}, js)
     else:
-        with safe_open(str(st), 'pt') as f: text = (f.metadata() or {}).get(_META_KEY)
-        if text is None: raise FileNotFoundError(f'{js} is missing and {st} carries no metadata; cannot tell which model it is')
-        meta = json.loads(text)
+        if head is None: raise FileNotFoundError(f'{js} is missing and {st} carries no metadata; cannot tell which model it is')
+        meta = head
+        _check_meta({**default_meta(), **meta}, st)
+    if head is not None and meta is not head: _check_agree(meta, head, js, st)   # after the JSON's own check: that names the field best
     meta = {**default_meta(), **meta}
-    _check_meta(meta, js)
     return meta
 
 def load_model(path, trust_pickle: bool = False, device='cpu'):
