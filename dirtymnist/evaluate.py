@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from fastcore.script import Param, call_parse, store_true
 
-from .labels import VOCAB, atomic_write, read_labels
-from .cli import entry_point
+from .labels import VOCAB, atomic_write, check_thresholds, few, read_labels
+from .cli import check_paths, entry_point
 
 # %% auto #0
 __all__ = ['DEFAULT_GRID', 'evaluate_cli', 'label_array', 'check_same_index', 'align_labels', 'binarize', 'is_probs',
@@ -32,9 +32,7 @@ def label_array(x, what='input') -> np.ndarray:
     if a.ndim != 2 or a.shape[1] != len(VOCAB): raise ValueError(f'{what}: expected an (N, 26) array, got shape {a.shape}')
     return a
 
-def _some(idx, n=10):
-    idx = sorted(int(i) for i in idx)
-    return ', '.join(map(str, idx[:n])) + (f', ... ({len(idx)} in all)' if len(idx) > n else '')
+def _some(idx, n=10): return few(sorted(int(i) for i in idx), n)
 
 def check_same_index(df, ref, name='prediction', ref_name='answer'):
     "Raise a ValueError naming `name` and the indices it lacks, or has in excess, compared with `ref`."
@@ -66,17 +64,7 @@ def is_probs(x) -> bool:
     "True when `x` holds any value other than 0 and 1."
     return not np.isin(label_array(x), (0, 1)).all()
 
-def _thresholds(t, where='thresholds') -> np.ndarray:
-    if isinstance(t, Mapping):
-        missing = [c for c in VOCAB if c not in t]
-        if missing: raise ValueError(f'{where}: no threshold for letters {", ".join(missing)}')
-        t = [t[c] for c in VOCAB]
-    try: a = np.asarray(t, dtype=np.float64)
-    except (TypeError, ValueError): raise ValueError(f'{where}: thresholds must be numbers') from None
-    if a.ndim == 0: a = np.full(len(VOCAB), float(a))              # one threshold for every letter
-    if a.shape != (len(VOCAB),): raise ValueError(f'{where}: expected {len(VOCAB)} thresholds, got shape {a.shape}')
-    if not ((a >= 0) & (a <= 1)).all(): raise ValueError(f'{where}: thresholds must lie in [0, 1]')
-    return a
+_thresholds = check_thresholds   # the one thresholds check lives in `dirtymnist.labels`
 
 def _read_json(path, what) -> tuple[Path, object]:
     "(path, content) of a JSON file; a model's `.safetensors` stands for the `.json` beside it; errors name the file and `what` it should be."
@@ -290,6 +278,11 @@ def evaluate_main(pred: Param('prediction CSV: 0/1 flags or probabilities', str)
                   tune: Param('tune per-letter thresholds on these files; report the gain on a held-out half', store_true)=False,
                   tune_out: Param('with --tune: store the thresholds (tuned on all rows) in this model (.safetensors/.json), or else write them to this JSON', str)=None):
     "Score a Dirty-MNIST prediction: contest metric, exact-match rate and a per-letter table."
+    model_out = tune_out and Path(tune_out).suffix in ('.safetensors', '.json')   # thresholds stored into a model's JSON
+    check_paths([pred, answer, thresholds], [json_out, None if model_out else tune_out])
+    if model_out: check_paths([pred, answer, thresholds], [Path(tune_out).with_suffix('.json')])
+    if tune_out and not tune: raise ValueError('--tune-out needs --tune')
+    if thresholds is not None: load_thresholds(thresholds)   # a bad thresholds file is refused before any scoring
     rep = evaluate(pred, answer, thresholds, subset)
     print(format_report(rep))
     if tune:
