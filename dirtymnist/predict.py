@@ -14,8 +14,8 @@ import torch
 from torch.utils.data import Dataset, DataLoader
 from fastcore.script import Param, call_parse, store_true
 
-from .labels import VOCAB, write_labels
-from .cli import entry_point
+from .labels import VOCAB, check_thresholds, few, write_labels
+from .cli import check_number, check_paths, entry_point
 from .model import load_model, default_meta
 
 # %% auto #0
@@ -34,9 +34,7 @@ def png_header(path):
     if w == 0 or h == 0 or color not in _COLOR: raise ValueError(f'{path}: corrupt PNG header ({w}x{h}, colour type {color})')
     return w, h, depth, color
 
-def _few(items, n=5): 
-    items = [str(i) for i in items]
-    return ', '.join(items[:n]) + (f' and {len(items) - n} more' if len(items) > n else '')
+_few = few
 
 def list_images(imagedir, sizes=(256,)):
     "Sorted `(indices, paths)` of the `*.png` in `imagedir` (or a list of PNG paths), checked as described above."
@@ -113,16 +111,22 @@ def _resolve_model(model_or_path, meta, trust_pickle, device):
     return model_or_path.to(device).eval(), {**base, **(meta or {})}, type(model_or_path).__name__
 
 # %% ../nbs/15_predict.ipynb #1c149388
-def _thresholds(threshold, n):
-    t = np.asarray(threshold, dtype=np.float32)
-    if t.ndim and t.shape != (n,): raise ValueError(f'threshold must be one number or {n} (one per letter), got {t.size}')
-    return t
+def _thresholds(threshold, n): return check_thresholds(threshold, 'threshold').astype(np.float32)
+
+def _device(device):
+    "The torch device to predict on; a one-line error for a device this machine does not have."
+    try: d = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    except RuntimeError: raise ValueError(f'--device {device!r}: not a device name (cpu, cuda, cuda:1, ...)') from None
+    if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f'--device {device}: CUDA is not available on this machine; use --device cpu')
+    if d.type == 'cuda' and (d.index or 0) >= torch.cuda.device_count(): raise ValueError(f'--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)')
+    return d
 
 def predict(model_or_path, imagedir, image_size: int | None = None, batch_size: int = 64, use_tta: bool = False,
             return_probs: bool = False, device=None, threshold=None, trust_pickle: bool = False, num_workers: int | None = None,
             meta: dict | None = None, progress: bool = True) -> pd.DataFrame:
     "Letters (0/1, or probabilities with `return_probs`) for every PNG in `imagedir`, indexed by image index, columns a..z."
-    device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    check_number('image_size', image_size, lo=1); check_number('batch_size', batch_size, lo=1); check_number('num_workers', num_workers, lo=0)
+    device = _device(device)
     model, meta, name = _resolve_model(model_or_path, meta, trust_pickle, device)
     vocab = list(meta.get('vocab') or VOCAB)
     size = image_size or meta.get('image_size') or 256
@@ -168,12 +172,15 @@ def predict_main(model: Param('saved model: <stem>.safetensors, <stem>.json or <
                  device: Param('cpu, cuda, cuda:1, ... (default: cuda if available)', str) = None,
                  num_workers: Param('data loader worker processes (default: 0 on CPU, up to 8 on CUDA)', int) = None):
     "Predict the letters in every PNG of IMAGEDIR and write an index,a..z CSV."
-    df = predict(model, imagedir, image_size=image_size, batch_size=batch_size, use_tta=use_tta, return_probs=return_probs,
-                 device=device, trust_pickle=trust_pickle, num_workers=num_workers)
     stem = Path(model).name
     for suf in ('.safetensors', '.json', '.pt', '.pth', '.ckpt', '.bin'):
         if stem.endswith(suf): stem = stem[:-len(suf)]; break
-    out = write_labels(df, output or Path.cwd()/f'{stem}.csv')
+    output = output or Path.cwd()/f'{stem}.csv'
+    m = Path(model)
+    check_paths([m, m.with_name(stem + '.safetensors'), m.with_name(stem + '.json')], [output])   # before the prediction, not after
+    df = predict(model, imagedir, image_size=image_size, batch_size=batch_size, use_tta=use_tta, return_probs=return_probs,
+                 device=device, trust_pickle=trust_pickle, num_workers=num_workers)
+    out = write_labels(df, output)
     print(f'{out}: {len(df)} images, ' + ('probabilities' if return_probs else f'{int(df.values.sum())} letters found') + (' (TTA)' if use_tta else ''))
     return out
 
