@@ -15,7 +15,7 @@ from fastcore.script import Param, call_parse, store_true
 from .labels import VOCAB, read_labels, write_labels
 from .experiments import ENSEMBLE
 from .evaluate import contest_accuracy, align_labels, binarize, check_same_index, holdout_split, label_array, load_thresholds
-from .cli import entry_point
+from .cli import check_paths, entry_point
 
 # %% auto #0
 __all__ = ['WINNING_WEIGHTS', 'PRESETS', 'ensemble_cli', 'parse_spec', 'load_probs', 'ensemble', 'preset_files', 'tune_weights',
@@ -35,11 +35,11 @@ def parse_spec(spec) -> tuple[str, float]:
     "Split `'PATH:WEIGHT'` into `(PATH, WEIGHT)`; without a numeric `:WEIGHT`, the weight is 1.0."
     spec = str(spec)
     path, sep, w = spec.rpartition(':')
-    if sep and path:
-        try: float(w)
-        except ValueError: return spec, 1.0
-        return path, _weight(w, spec)
-    return spec, 1.0
+    if not (sep and path) or Path(spec).is_file(): return spec, 1.0
+    try: float(w)
+    except ValueError:   # `C:/x.csv` is a path; `x.csv:abc` is a bad weight, not a missing file `x.csv:abc`
+        if '/' in w or '\\' in w or not (Path(path).suffix or Path(path).exists()): return spec, 1.0
+    return path, _weight(w, spec)
 
 def _items(files_and_weights) -> list:
     "Normalise to a list of `(source, weight)`; a source is a path or a DataFrame."
@@ -160,6 +160,9 @@ def ensemble_main(files: Param('probability CSVs, each PATH or PATH:WEIGHT (weig
     "Weighted mean of Dirty-MNIST probability files, written as a submission or as probabilities."
     items = [parse_spec(f) for f in files or []] + (preset_files(preset, dir) if preset else [])
     if not items: raise ValueError('no probability files: name some, or use --preset')
+    if thresholds is not None and return_probs: raise ValueError('--thresholds turns probabilities into 0/1 flags; it has no effect with --return-probs: drop one of them')
+    check_paths([p for p, _ in items] + [thresholds, tune_on], [output])   # before reading: no output over an input
+    if thresholds is not None: load_thresholds(thresholds)                  # a bad thresholds file is refused up front
     if tune_on:
         srcs, answer = [p for p, _ in items], read_labels(tune_on)
         t = 0.5 if thresholds is None else load_thresholds(thresholds)
