@@ -15,8 +15,8 @@ from fastai.learner import Learner
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 from omegaconf import DictConfig
 
-from .labels import VOCAB
-from .cli import run_cli
+from .labels import VOCAB, few
+from .cli import entry_point
 from .config import load_config
 from .model import save_model
 from .evaluate import contest_accuracy, tune_global_threshold
@@ -27,7 +27,7 @@ from .recipes import build_parts
 import dirtymnist.recipe_fast  # noqa: F401  (registers the `fast` recipe)
 
 # %% auto #0
-__all__ = ['build_learner', 'tuned_threshold', 'init_distributed', 'train', 'train_cli']
+__all__ = ['train_cli', 'build_learner', 'tuned_threshold', 'init_distributed', 'train', 'train_main']
 
 # %% ../nbs/14_learner.ipynb #013e2fdc
 def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learner:
@@ -78,7 +78,9 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
         cand = _ckpt_stem(Path(c.train.output_dir)/f'{c.name}-{resume_id}')
         if cand.with_name(cand.name + '.json').is_file(): resume_from = cand
     if resume_from is not None:
-        tensors, ckpt = load_checkpoint(resume_from)
+        try: tensors, ckpt = load_checkpoint(resume_from)
+        except (ValueError, OSError): raise
+        except Exception as e: raise ValueError(f'{resume_from}: not a readable resume checkpoint (corrupt or truncated: {str(e)[:80]})') from None
         if cfg is None: cfg = ckpt['config']
     if not isinstance(cfg, DictConfig): cfg = load_config(cfg if cfg is not None else 'cpu_small')
     if ckpt is not None and ckpt.get('config'):
@@ -91,6 +93,12 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
     set_seed(int(cfg.train.seed), reproducible=True)
     learn = build_learner(cfg, dls=dls, model=model, cbs=cbs)
     reseed_dls(learn.dls)
+    if ckpt:   # a checkpoint of another network: one line, before fastai prints screens of state-dict keys
+        want = {k: tuple(v.shape) for k, v in _unwrap(learn.model).state_dict().items()}
+        have = {k[6:]: tuple(v.shape) for k, v in tensors.items() if k.startswith('model.')}
+        diff = sorted(set(want) ^ set(have)) or [k for k in want if want[k] != have[k]]
+        if diff: raise ValueError(f'{resume_from}: holds the weights of another network than this config builds '
+                                  f'({len(diff)} weights differ, e.g. {few(diff, 2)}); resume with the config it was trained with')
     out = Path(cfg.train.output_dir)
     stem = out/f'{cfg.name}-{run_id}'
     learn.run_id, learn.run_name = run_id, stem.name
@@ -122,7 +130,7 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
 
 # %% ../nbs/14_learner.ipynb #0b1ad520
 @call_parse
-def _train_args(
+def train_main(
     config: Param('a shipped config name or a YAML file', str, opt=False),
     overrides: Param('key=value config overrides (OmegaConf dotlist)', str, nargs='*', opt=False) = None,
     resume_from: Param('a .resume.json checkpoint to continue', str) = None,
@@ -135,10 +143,7 @@ def _train_args(
         for k, v in paths.items(): print(f'{k}: {v}')
     return paths
 
-def train_cli(argv=None):
-    "`dirtymnist_train CONFIG [key=value ...] [--resume-from CKPT] [--resume-id ID]`; with `argv` given, returns the output paths."
-    paths = run_cli(_train_args, 'dirtymnist_train', argv)
-    return None if argv is None else paths   # the console script passes the result to sys.exit
+train_cli = entry_point(train_main, 'dirtymnist_train')   # `train_cli(argv)` returns the output paths
 
 # %% ../nbs/14_learner.ipynb #318231c9
 def _broadcast(self, t, rank):
