@@ -61,10 +61,10 @@ class AMP(MixedPrecision):
         dev = torch.device(getattr(self.dls, 'device', None) or 'cpu').type
         if dev != 'cuda' and self.amp_mode == AMPMode.FP16:
             raise ValueError('train.precision=fp16 needs CUDA (it uses a gradient scaler); use bf16 or fp32 on the CPU')
-        super().before_fit()
-        if dev != 'cuda':
-            self.autocast = torch.autocast(dev, dtype=torch.bfloat16)
-            self.learn.scaler = torch.amp.GradScaler(dev, enabled=False)
+        if dev == 'cuda': return super().before_fit()
+        # not fastai's before_fit: it makes a CUDA autocast, which warns "CUDA is not available" on a CPU machine
+        self.autocast, self.scales = torch.autocast(dev, dtype=torch.bfloat16), []
+        self.learn.scaler = torch.amp.GradScaler(dev, enabled=False)
 
 class GradAccum(GradientAccumulation):
     "fastai `GradientAccumulation` that also steps on the last batch of every epoch."
@@ -154,7 +154,7 @@ class IntervalValidation(Callback):
         loss, a = run_validation(self.learn)
         _val_check(self.learn, loss, a, 'interval')
     def after_epoch(self):
-        if self.epoch < getattr(self.learn, 'start_epoch', 0): return
+        if self.epoch < getattr(self.learn, 'resume_epoch', 0): return
         rec = self.learn.recorder
         vals = dict(zip(rec.metric_names[1:], getattr(self.learn, 'final_record', [])))
         if 'acc' not in vals: return   # validation was cancelled or the metric is not there
@@ -495,5 +495,5 @@ class Checkpointer(Callback):
         if rank_distrib() == 0:
             self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch, batch=self.iter + 1, train_rng=self._rng0)
     def after_epoch(self):
-        if self.epoch < getattr(self.learn, 'start_epoch', 0) or rank_distrib() != 0: return
+        if self.epoch < getattr(self.learn, 'resume_epoch', 0) or rank_distrib() != 0: return
         self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1)

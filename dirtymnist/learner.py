@@ -178,12 +178,12 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
     learn.run_id, learn.run_name = run_id, stem.name
     learn.step_logger.fname = stem.with_name(stem.name + '.log.csv')
     learn.add_cb(Checkpointer(stem))
-    learn.start_epoch = int(ckpt['epoch']) if ckpt else 0
+    learn.resume_epoch = int(ckpt['epoch']) if ckpt else 0   # not `start_epoch`: fastai's Recorder has a callback attribute of that name
     if ckpt: learn.add_cb(ResumeFrom(tensors, ckpt))
     cuda = torch.cuda.is_available()   # on the CPU: no SyncBatchNorm, and accelerate must be told (cpu=True) to use gloo DDP
     ctx = learn.distrib_ctx(sync_bn=cuda, **({} if cuda else dict(cpu=True))) if num_distrib() > 1 else nullcontext()
     try:
-        with ctx: learn.fit(int(cfg.train.epochs), lr=float(cfg.optim.lr), start_epoch=learn.start_epoch)
+        with ctx: learn.fit(int(cfg.train.epochs), lr=float(cfg.optim.lr), start_epoch=learn.resume_epoch)
     finally:
         if ckpt: learn.remove_cb(ResumeFrom)
     paths = dict(log=learn.step_logger.fname, checkpoint=_ckpt_stem(stem).with_name(_ckpt_stem(stem).name + '.json'))
