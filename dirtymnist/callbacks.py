@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_callbacks.ipynb #c48323d4
 from __future__ import annotations
-import csv, json, math, os, random, secrets, time, warnings
+import csv, json, math, os, random, secrets, sys, time, warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 from fastcore.basics import store_attr
+from fastcore.imports import IN_NOTEBOOK, noop
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.fp16 import AMPMode, MixedPrecision
 from fastai.callback.training import GradientAccumulation
@@ -23,9 +24,9 @@ from .labels import atomic_write
 
 # %% auto #0
 __all__ = ['CosinePerEpoch', 'GradCheckpointing', 'AMP', 'GradAccum', 'resolve_precision', 'run_validation', 'valid_probs',
-           'IntervalValidation', 'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget', 'toy_dls', 'reseed_dls',
-           'rng_state', 'set_rng_state', 'skip_first_batches', 'save_checkpoint', 'load_checkpoint', 'ResumeFrom',
-           'Checkpointer']
+           'IntervalValidation', 'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget', 'toy_dls', 'progress_mode',
+           'LiveProgress', 'reseed_dls', 'rng_state', 'set_rng_state', 'skip_first_batches', 'save_checkpoint',
+           'load_checkpoint', 'ResumeFrom', 'Checkpointer']
 
 # %% ../nbs/10_callbacks.ipynb #307c385a
 def _unwrap(model): return getattr(model, 'module', model)
@@ -288,6 +289,58 @@ def toy_dls(n_train=64, n_valid=32, size=32, bs=16, seed=0, device='cpu'):
     from fastai.data.load import DataLoader
     return DataLoaders(DataLoader(_NoisyDS(n_train, size, seed), bs=bs, shuffle=True, drop_last=True, device=device),
                        DataLoader(_NoisyDS(n_valid, size, seed + 1), bs=bs, device=device), device=device)
+
+# %% ../nbs/10_callbacks.ipynb #5865e76f
+def progress_mode(mode=None, stream=None) -> str:
+    "'bar' (a live line: `stream`, default stderr, is a terminal), 'lines' (one plain line now and then) or 'off'; `mode` or env `DIRTYMNIST_PROGRESS` may say which ('auto': look at `stream`)."
+    m = str(mode or os.environ.get('DIRTYMNIST_PROGRESS') or 'auto').lower()
+    if m not in ('auto', 'bar', 'lines', 'off'): raise ValueError(f'progress mode {m!r} (DIRTYMNIST_PROGRESS) is not one of auto, bar, lines, off')
+    if m != 'auto': return m
+    try: return 'bar' if (stream if stream is not None else sys.stderr).isatty() else 'lines'
+    except (AttributeError, ValueError): return 'lines'
+
+class LiveProgress(Callback):
+    "Training progress for the console: a live tqdm line on a terminal, else one plain line per validation (see `progress_mode`)."
+    order = 62   # after fastai's ProgressCallback (60): its table logger is replaced while this one shows progress
+    def __init__(self, mode=None, file=None): store_attr()
+    def before_fit(self):
+        self.kind = 'off' if rank_distrib() != 0 else progress_mode(self.mode, self.file)
+        tb = next((c for c in self.learn.cbs if isinstance(c, TimeBudget)), None)
+        self.budget = 60 * float(tb.max_minutes) if tb is not None and tb.max_minutes else 0.0
+        self.t0, self.n_seen, self.last_acc, self.pbar, self._shown = time.time(), 0, None, None, 0.0
+        if self.kind == 'off': return
+        self.old_logger = None
+        if not IN_NOTEBOOK: self.old_logger, self.learn.logger = self.learn.logger, noop   # fastai's per-epoch table: these lines replace it
+        out = self.file or sys.stderr
+        if self.kind == 'bar':
+            from tqdm import tqdm
+            total = round(self.budget) if self.budget else self.n_epoch * len(self.dls.train)
+            self.pbar = tqdm(total=total, file=out, mininterval=1.0, dynamic_ncols=True, bar_format='train {percentage:3.0f}%|{bar:12}| {postfix}')
+        else: print(f'[train] {len(self.dls.train)} steps per epoch' + (f', budget {self.budget / 60:.1f} min' if self.budget else f', {self.n_epoch} epochs'), file=out, flush=True)
+    def status(self) -> str:
+        el = time.time() - self.t0
+        s = [f'{el / 60:.1f}' + (f'/{self.budget / 60:.1f} min, {max(self.budget - el, 0) / 60:.1f} min left' if self.budget else ' min'),
+             f'step {int(self.learn.train_iter)}', f'{self.n_seen / max(el, 1e-9):,.0f} samples/s']
+        loss = getattr(self.learn, 'smooth_loss', None)
+        if loss is not None: s.append(f'loss {float(loss):.4f}')
+        if self.last_acc is not None: s.append(f'valid acc {self.last_acc:.4f}')
+        return ', '.join(s)
+    def after_batch(self):
+        if not self.training or self.kind == 'off': return
+        self.n_seen += find_bs(self.learn.yb)
+        if self.pbar is None or time.time() - self._shown < 0.5: return
+        self._shown = time.time()
+        self.pbar.set_postfix_str(self.status(), refresh=False)
+        self.pbar.update((min(int(self._shown - self.t0), self.pbar.total) if self.budget else int(self.learn.train_iter)) - self.pbar.n)
+    def after_val_check(self):
+        if self.kind == 'off' or self.learn.val_acc is None: return
+        self.last_acc = float(self.learn.val_acc)
+        line = f'[train] validation ({self.learn.val_kind}): ' + self.status()
+        if self.pbar is not None: self.pbar.set_postfix_str(self.status(), refresh=False); self.pbar.write(line, file=self.pbar.fp)
+        else: print(line, file=self.file or sys.stderr, flush=True)
+    def after_fit(self):
+        if getattr(self, 'pbar', None) is not None: self.pbar.close(); self.pbar = None
+        if getattr(self, 'old_logger', None) is not None: self.learn.logger, self.old_logger = self.old_logger, None
 
 # %% ../nbs/10_callbacks.ipynb #cf847233
 def _jsonable(o):

@@ -11,7 +11,9 @@ from types import SimpleNamespace
 
 import torch
 from torch import nn
+from fastcore.imports import IN_NOTEBOOK
 from fastcore.script import Param, anno_parser, call_parse
+from fastai.callback.progress import ProgressCallback
 from fastai.callback.training import GradientClip
 from fastai.learner import Learner
 from fastai.losses import BCEWithLogitsLossFlat
@@ -103,7 +105,8 @@ def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learne
     bs = int(_sel(cfg, 'train.batch_size', 32))
     precision = resolve_precision(_sel(cfg, 'train.precision', 'auto'), getattr(dls, 'device', None))
     tcbs = [CosinePerEpoch(lr=float(cfg.optim.lr)), IntervalValidation(float(_sel(cfg, 'train.validation_interval', 1.0))),
-            BestModel(), StepLogger(int(_sel(cfg, 'train.log_every_n_steps', 10))), TimeBudget(float(_sel(cfg, 'train.max_minutes', 0.0)))]
+            BestModel(), StepLogger(int(_sel(cfg, 'train.log_every_n_steps', 10))), TimeBudget(float(_sel(cfg, 'train.max_minutes', 0.0))),
+            LiveProgress()]
     if float(_sel(cfg, 'train.gradient_clip_val', 0.0)) > 0: tcbs.append(GradientClip(float(t.gradient_clip_val)))
     if int(_sel(cfg, 'train.accumulate_grad_batches', 1)) > 1: tcbs.append(GradAccum(bs * int(t.accumulate_grad_batches)))
     if getattr(getattr(dls, 'train', None), 'table', None) is not None:   # dirtymnist.data: shuffle/augment/synthesize by epoch
@@ -114,6 +117,7 @@ def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learne
         tcbs.append(WandbLogger(config=_cfg_dict(cfg), dir=str(_sel(cfg, 'train.output_dir', 'runs'))))
     learn = Learner(dls, model, loss_func=loss_func, opt_func=timm_opt_func(cfg.optim), lr=float(cfg.optim.lr),
                     splitter=lambda m: m, metrics=parts.get('metrics') or [acc], cbs=tcbs + list(parts.get('cbs') or []) + list(cbs or []))
+    if not IN_NOTEBOOK: learn.remove_cb(ProgressCallback)   # on a console LiveProgress shows progress; fastai's bar would redraw into logs
     learn.cfg, learn.precision, learn.model_meta = cfg, precision, model_meta
     return learn
 

@@ -138,9 +138,12 @@ def predict(model_or_path, imagedir, image_size: int | None = None, batch_size: 
     if num_workers is None: num_workers = 0 if device.type == 'cpu' else min(8, os.cpu_count() or 1)
     dl = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers, pin_memory=device.type == 'cuda',
                     persistent_workers=False)
-    if progress:
-        from fastprogress.fastprogress import progress_bar
-        dl = progress_bar(dl, leave=False)
+    if progress:   # fastprogress: HTML in Jupyter; on a console only on a terminal (redraws would fill a log file)
+        from fastcore.imports import IN_NOTEBOOK
+        from dirtymnist.callbacks import progress_mode
+        if IN_NOTEBOOK or (progress_mode() == 'bar' and sys.stdout.isatty()):
+            from fastprogress.fastprogress import progress_bar
+            dl = progress_bar(dl, leave=False)
     out = []
     tta = use_tta and not getattr(model, 'rot90_invariant', False)   # an invariant model averages the four turns itself
     with torch.inference_mode(), _autocast(device, meta.get('precision')):
