@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_callbacks.ipynb #c48323d4
 from __future__ import annotations
-import csv, json, math, os, random, secrets, sys, time, warnings
+import csv, json, math, os, random, secrets, shutil, sys, time, warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -315,7 +315,8 @@ class LiveProgress(Callback):
         if self.kind == 'bar':
             from tqdm import tqdm
             total = round(self.budget) if self.budget else self.n_epoch * len(self.dls.train)
-            self.pbar = tqdm(total=total, file=out, mininterval=1.0, dynamic_ncols=True, bar_format='train {percentage:3.0f}%|{bar:12}| {postfix}')
+            cols, rows = shutil.get_terminal_size((100, 20))   # (tqdm's own probe reads 0 x 0 through a kernel or a pty without a size, and then draws nothing)
+            self.pbar = tqdm(total=total, file=out, mininterval=1.0, ncols=cols, nrows=max(rows, 2), bar_format='train {percentage:3.0f}%|{bar:12}| {desc}')
         else: print(f'[train] {len(self.dls.train)} steps per epoch' + (f', budget {self.budget / 60:.1f} min' if self.budget else f', {self.n_epoch} epochs'), file=out, flush=True)
     def status(self) -> str:
         el = time.time() - self.t0
@@ -330,13 +331,13 @@ class LiveProgress(Callback):
         self.n_seen += find_bs(self.learn.yb)
         if self.pbar is None or time.time() - self._shown < 0.5: return
         self._shown = time.time()
-        self.pbar.set_postfix_str(self.status(), refresh=False)
+        self.pbar.set_description_str(self.status(), refresh=False)
         self.pbar.update((min(int(self._shown - self.t0), self.pbar.total) if self.budget else int(self.learn.train_iter)) - self.pbar.n)
     def after_val_check(self):
         if self.kind == 'off' or self.learn.val_acc is None: return
         self.last_acc = float(self.learn.val_acc)
         line = f'[train] validation ({self.learn.val_kind}): ' + self.status()
-        if self.pbar is not None: self.pbar.set_postfix_str(self.status(), refresh=False); self.pbar.write(line, file=self.pbar.fp)
+        if self.pbar is not None: self.pbar.set_description_str(self.status(), refresh=False); self.pbar.write(line, file=self.pbar.fp)
         else: print(line, file=self.file or sys.stderr, flush=True)
     def after_fit(self):
         if getattr(self, 'pbar', None) is not None: self.pbar.close(); self.pbar = None
