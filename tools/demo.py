@@ -32,6 +32,13 @@ def _kernel(name):
     return 'dirtymnist' if 'dirtymnist' in specs else 'python3'
 
 
+def _ipc_kernel_manager():
+    "A kernel manager that talks to the kernel over local IPC sockets, not TCP (ipykernel warns on every run about TCP without encryption)."
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Unicode
+    return type('IPCKernelManager', (AsyncKernelManager,), {'transport': Unicode('ipc')})
+
+
 def write_html(report):
     "`report` (a notebook) as a self-contained HTML page beside it (images embedded, no code): readable without Jupyter."
     import nbformat
@@ -74,7 +81,8 @@ def main(argv=None):
     if tty: os.environ.setdefault('COLUMNS', str(shutil.get_terminal_size().columns))
     try:
         pm.execute_notebook(str(ROOT/'nbs'/'demo.ipynb'), str(report), parameters=params, kernel_name=_kernel(args.kernel),
-                            cwd=str(ROOT/'nbs'), progress_bar=False, log_output=False, stdout_file=sys.stdout, stderr_file=sys.stderr)
+                            cwd=str(ROOT/'nbs'), progress_bar=False, log_output=False, stdout_file=sys.stdout, stderr_file=sys.stderr,
+                            kernel_manager_class=_ipc_kernel_manager())
     except Exception as e:
         print(f'\n== demo FAILED after {time.time() - start:.0f} s: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ""}')
         print(f'   the partial report is {report}')
