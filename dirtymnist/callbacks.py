@@ -4,13 +4,15 @@
 
 # %% ../nbs/10_callbacks.ipynb #c48323d4
 from __future__ import annotations
-import csv, math, os, time, warnings
+import csv, math, os, shutil, sys, time, warnings
 from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 from fastcore.basics import store_attr
+from fastcore.imports import IN_NOTEBOOK, noop
 from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.progress import ProgressCallback
 from fastai.callback.schedule import ParamScheduler
 from fastai.learner import Recorder
 from fastai.callback.fp16 import AMPMode, MixedPrecision
@@ -18,12 +20,13 @@ from fastai.callback.training import GradientAccumulation
 from fastai.torch_core import find_bs, rank_distrib
 from omegaconf import DictConfig, OmegaConf
 
+from .cli import progress_mode
 from .labels import atomic_write
 from .evaluate import correct_labels
 
 # %% auto #0
 __all__ = ['CosinePerEpoch', 'GradCheckpointing', 'AMP', 'GradAccum', 'resolve_precision', 'run_validation', 'valid_probs',
-           'IntervalValidation', 'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget']
+           'IntervalValidation', 'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget', 'LiveProgress']
 
 # %% ../nbs/10_callbacks.ipynb #307c385a
 def _unwrap(model): return getattr(model, 'module', model)
@@ -59,10 +62,10 @@ class AMP(MixedPrecision):
         dev = torch.device(getattr(self.dls, 'device', None) or 'cpu').type
         if dev != 'cuda' and self.amp_mode == AMPMode.FP16:
             raise ValueError('train.precision=fp16 needs CUDA (it uses a gradient scaler); use bf16 or fp32 on the CPU')
-        super().before_fit()
-        if dev != 'cuda':
-            self.autocast = torch.autocast(dev, dtype=torch.bfloat16)
-            self.learn.scaler = torch.amp.GradScaler(dev, enabled=False)
+        if dev == 'cuda': return super().before_fit()
+        # not fastai's before_fit: it makes a CUDA autocast, which warns "CUDA is not available" on a CPU machine
+        self.autocast, self.scales = torch.autocast(dev, dtype=torch.bfloat16), []
+        self.learn.scaler = torch.amp.GradScaler(dev, enabled=False)
 
 class GradAccum(GradientAccumulation):
     "fastai `GradientAccumulation` that also steps on the last batch of every epoch."
@@ -152,7 +155,7 @@ class IntervalValidation(Callback):
         loss, a = run_validation(self.learn)
         _val_check(self.learn, loss, a, 'interval')
     def after_epoch(self):
-        if self.epoch < getattr(self.learn, 'start_epoch', 0): return
+        if self.epoch < getattr(self.learn, 'resume_epoch', 0): return
         rec = self.learn.recorder
         vals = dict(zip(rec.metric_names[1:], getattr(self.learn, 'final_record', [])))
         if 'acc' not in vals: return   # validation was cancelled or the metric is not there
@@ -268,3 +271,48 @@ class TimeBudget(Callback):
             warnings.warn(f'train.max_minutes={self.max_minutes} reached at step {self.learn.train_iter}; stopping')
             loss, a = run_validation(self.learn)
             _val_check(self.learn, loss, a, 'stop')
+
+# %% ../nbs/10_callbacks.ipynb #5865e76f
+class LiveProgress(Callback):
+    "Training progress for the console: a live tqdm line on a terminal, else one plain line per validation (see `progress_mode`)."
+    order = ProgressCallback.order + 2   # after fastai's: its table logger is replaced while this one shows progress
+    def __init__(self, mode=None, file=None): store_attr()
+    def before_fit(self):
+        self.kind = 'off' if rank_distrib() != 0 else progress_mode(self.mode, self.file)
+        tb = next((c for c in self.learn.cbs if isinstance(c, TimeBudget)), None)
+        self.budget = 60 * float(tb.max_minutes) if tb is not None and tb.max_minutes else 0.0
+        self.t0, self.n_seen, self.last_acc, self.pbar, self._shown = time.time(), 0, None, None, 0.0
+        if self.kind == 'off': return
+        self.old_logger = None
+        if not IN_NOTEBOOK: self.old_logger, self.learn.logger = self.learn.logger, noop   # fastai's per-epoch table: these lines replace it
+        out = self.file or sys.stderr
+        if self.kind == 'bar':
+            from tqdm import tqdm
+            total = round(self.budget) if self.budget else self.n_epoch * len(self.dls.train)
+            cols, rows = shutil.get_terminal_size((100, 20))   # (tqdm's own probe reads 0 x 0 through a kernel or a pty without a size, and then draws nothing)
+            self.pbar = tqdm(total=total, file=out, mininterval=1.0, ncols=cols, nrows=max(rows, 2), bar_format='train {percentage:3.0f}%|{bar:12}| {desc}')
+        else: print(f'[train] {len(self.dls.train)} steps per epoch' + (f', budget {self.budget / 60:.1f} min' if self.budget else f', {self.n_epoch} epochs'), file=out, flush=True)
+    def status(self) -> str:
+        el = time.time() - self.t0
+        s = [f'{el / 60:.1f}' + (f'/{self.budget / 60:.1f} min, {max(self.budget - el, 0) / 60:.1f} min left' if self.budget else ' min'),
+             f'step {int(self.learn.train_iter)}', f'{self.n_seen / max(el, 1e-9):,.0f} samples/s']
+        loss = getattr(self.learn, 'smooth_loss', None)
+        if loss is not None: s.append(f'loss {float(loss):.4f}')
+        if self.last_acc is not None: s.append(f'valid acc {self.last_acc:.4f}')
+        return ', '.join(s)
+    def after_batch(self):
+        if not self.training or self.kind == 'off': return
+        self.n_seen += find_bs(self.learn.yb)
+        if self.pbar is None or time.time() - self._shown < 0.5: return
+        self._shown = time.time()
+        self.pbar.set_description_str(self.status(), refresh=False)
+        self.pbar.update((min(int(self._shown - self.t0), self.pbar.total) if self.budget else int(self.learn.train_iter)) - self.pbar.n)
+    def after_val_check(self):
+        if self.kind == 'off' or self.learn.val_acc is None: return
+        self.last_acc = float(self.learn.val_acc)
+        line = f'[train] validation ({self.learn.val_kind}): ' + self.status()
+        if self.pbar is not None: self.pbar.set_description_str(self.status(), refresh=False); self.pbar.write(line, file=self.pbar.fp)
+        else: print(line, file=self.file or sys.stderr, flush=True)
+    def after_fit(self):
+        if getattr(self, 'pbar', None) is not None: self.pbar.close(); self.pbar = None
+        if getattr(self, 'old_logger', None) is not None: self.learn.logger, self.old_logger = self.old_logger, None

@@ -214,5 +214,5 @@ class Checkpointer(Callback):
         if rank_distrib() == 0:
             self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch, batch=self.iter + 1, train_rng=self._rng0)
     def after_epoch(self):
-        if self.epoch < getattr(self.learn, 'start_epoch', 0) or rank_distrib() != 0: return
+        if self.epoch < getattr(self.learn, 'resume_epoch', 0) or rank_distrib() != 0: return
         self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1)

@@ -10,7 +10,7 @@ from fastcore.script import anno_parser
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'MAX_MESSAGE', 'error_message', 'cli_parser', 'run_cli', 'entry_point', 'same_file', 'check_folder',
-           'check_paths', 'check_number']
+           'check_paths', 'check_number', 'progress_mode']
 
 # %% ../nbs/00_cli.ipynb #ee4df384
 USER_ERRORS = (ValueError, OSError)   # bad input, or a file system that refuses; anything else is a bug
@@ -105,3 +105,13 @@ def check_number(name, value, lo=None, hi=None, integer=True):
     if ok and (lo is None or value >= lo) and (hi is None or value <= hi): return int(value) if integer else value
     rng = ' and '.join(s for s in (f'>= {lo}' if lo is not None else '', f'<= {hi}' if hi is not None else '') if s)
     raise ValueError(f'{name} must be {"an integer" if integer else "a number"}{" " + rng if rng else ""}, got {value!r}')
+
+# %% ../nbs/00_cli.ipynb #28a1a3e3
+def progress_mode(mode=None, stream=None) -> str:
+    "'bar' (a live line: `stream`, default stderr, is a terminal), 'lines' (one plain line now and then) or 'off'; `mode` or env `DIRTYMNIST_PROGRESS` may say which ('auto': look at `stream`)."
+    m = str(mode or os.environ.get('DIRTYMNIST_PROGRESS') or 'auto').lower()
+    if m not in ('auto', 'bar', 'lines', 'off'): raise ValueError(f'progress mode {m!r} (DIRTYMNIST_PROGRESS) is not one of auto, bar, lines, off')
+    if m != 'auto': return m
+    try: return 'bar' if (stream if stream is not None else sys.stderr).isatty() else 'lines'
+    except (AttributeError, ValueError): return 'lines'
+

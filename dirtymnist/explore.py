@@ -119,7 +119,7 @@ class Browser:
         self.letter = W.Dropdown(options=['all'] + VOCAB, value='all', description='letter', layout=W.Layout(width='160px'))
         self.mode = W.ToggleButtons(options=['all', 'errors', 'correct'], value='all', description='show', disabled=not has_err,
                                     style={'button_width': '70px'})
-        self.slider = W.IntSlider(min=0, max=0, value=0, description='item', continuous_update=False)
+        self.slider = W.IntSlider(min=1, max=1, value=1, description='item', continuous_update=False)   # counts from 1, as `count` does
         self.prev, self.next = W.Button(description='<', layout=W.Layout(width='40px')), W.Button(description='>', layout=W.Layout(width='40px'))
         self.count = W.Label()
         self.image = W.Image(format='png', width=size, height=size)
@@ -148,23 +148,23 @@ class Browser:
         self.positions = self.filtered(self.letter.value, self.mode.value)
         n = len(self.positions)
         with self.slider.hold_trait_notifications():
-            self.slider.max = max(n - 1, 0); self.slider.value = 0
+            self.slider.max = max(n, 1); self.slider.value = 1
         self.slider.disabled = n == 0
         self._render()
 
     def step(self, k):
         "Move `k` items through the filtered list (wrapping around)."
         n = len(self.positions)
-        if n: self.slider.value = (self.slider.value + k) % n
+        if n: self.slider.value = (self.slider.value - 1 + k) % n + 1
 
     @property
     def current(self):
         "The position (in `items`) shown now, or None when the filters leave nothing."
-        return int(self.positions[self.slider.value]) if len(self.positions) else None
+        return int(self.positions[self.slider.value - 1]) if len(self.positions) else None
 
     def _render(self):
         n, pos = len(self.positions), self.current
-        self.count.value = f'{self.slider.value + 1 if n else 0} / {n}'
+        self.count.value = f'{self.slider.value if n else 0} / {n}'
         if pos is None:
             self.image.value, self.info.value = b'', '<i>no image passes these filters</i>'
             return
@@ -204,7 +204,7 @@ def show_grid(images, labels=None, probs=None, indices=None, max_n=9, ncols=3, t
     n = min(max_n, len(images))
     if n == 0: raise ValueError('no images to show')
     nrows = (n + ncols - 1) // ncols
-    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (3 * ncols, 3.3 * nrows), squeeze=False)
+    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (3 * ncols, 3.3 * nrows), squeeze=False, layout='constrained')   # room for the titles
     for k, ax in enumerate(axs.flat):
         ax.axis('off')
         if k >= n: continue
@@ -214,7 +214,6 @@ def show_grid(images, labels=None, probs=None, indices=None, max_n=9, ncols=3, t
         lines = ([f'#{indices[k]}'] if indices is not None else []) + ([f'true: {t}'] if t is not None else []) + ([f'pred: {p}'] if p is not None else [])
         color = 'red' if t is not None and p is not None and t != p else ('green' if p is not None and t is not None else 'black')
         ax.set_title('\n'.join(lines), fontsize=9, color=color, family='monospace')
-    fig.tight_layout()
     return fig
 
 def show_batch(dls, max_n=9, ncols=3, train=True, **kwargs):

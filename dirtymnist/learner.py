@@ -9,7 +9,9 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import torch
+from fastcore.imports import IN_NOTEBOOK
 from fastcore.script import Param, call_parse
+from fastai.callback.progress import ProgressCallback
 from fastai.callback.training import GradientClip
 from fastai.learner import Learner
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
@@ -20,8 +22,8 @@ from .cli import entry_point
 from .config import load_config
 from .model import save_model
 from .evaluate import contest_accuracy, tune_global_threshold
-from .callbacks import (AMP, BestModel, GradAccum, GradCheckpointing, IntervalValidation, StepLogger, TimeBudget,
-                                  WandbLogger, resolve_precision, valid_probs, _cfg_dict, _distributed, _unwrap)
+from .callbacks import (AMP, BestModel, GradAccum, GradCheckpointing, IntervalValidation, LiveProgress, StepLogger,
+                                  TimeBudget, WandbLogger, resolve_precision, valid_probs, _cfg_dict, _distributed, _unwrap)
 from .checkpoint import Checkpointer, ResumeFrom, load_checkpoint, reseed_dls, _ckpt_stem
 from .recipes import build_parts
 import dirtymnist.recipe_fast  # noqa: F401  (registers the `fast` recipe)
@@ -35,7 +37,8 @@ def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learne
     if not isinstance(cfg, DictConfig): cfg = load_config(cfg)
     p, t = build_parts(cfg, dls=dls, model=model), cfg.train
     precision = resolve_precision(t.precision, getattr(p.dls, 'device', None))
-    tcbs = [IntervalValidation(float(t.validation_interval)), BestModel(), StepLogger(int(t.log_every_n_steps)), TimeBudget(float(t.max_minutes))]
+    tcbs = [IntervalValidation(float(t.validation_interval)), BestModel(), StepLogger(int(t.log_every_n_steps)), TimeBudget(float(t.max_minutes)),
+            LiveProgress()]
     if t.gradient_clip_val > 0: tcbs.append(GradientClip(float(t.gradient_clip_val)))
     if t.accumulate_grad_batches > 1: tcbs.append(GradAccum(int(t.batch_size) * int(t.accumulate_grad_batches)))
     if t.gradient_checkpointing: tcbs.append(GradCheckpointing())
@@ -43,6 +46,7 @@ def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learne
     if t.wandb: tcbs.append(WandbLogger(config=_cfg_dict(cfg), dir=str(t.output_dir)))
     learn = Learner(p.dls, p.model, loss_func=loss_func or p.loss_func, opt_func=p.opt_func, lr=float(cfg.optim.lr),
                     splitter=lambda m: m, metrics=p.metrics, cbs=tcbs + list(p.cbs) + list(cbs or []))
+    if not IN_NOTEBOOK: learn.remove_cb(ProgressCallback)   # on a console LiveProgress shows progress; fastai's bar would redraw into logs
     learn.cfg, learn.precision, learn.model_meta = cfg, precision, p.model_meta
     return learn
 
@@ -104,12 +108,12 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
     learn.run_id, learn.run_name = run_id, stem.name
     learn.step_logger.fname = stem.with_name(stem.name + '.log.csv')
     learn.add_cb(Checkpointer(stem))
-    learn.start_epoch = int(ckpt['epoch']) if ckpt else 0
+    learn.resume_epoch = int(ckpt['epoch']) if ckpt else 0   # not `start_epoch`: fastai's Recorder has a callback attribute of that name
     if ckpt: learn.add_cb(ResumeFrom(tensors, ckpt))
     cuda = torch.cuda.is_available()   # on the CPU: no SyncBatchNorm, and accelerate must be told (cpu=True) to use gloo DDP
     ctx = learn.distrib_ctx(sync_bn=cuda, **({} if cuda else dict(cpu=True))) if num_distrib() > 1 else nullcontext()
     try:
-        with ctx: learn.fit(int(cfg.train.epochs), lr=float(cfg.optim.lr), start_epoch=learn.start_epoch)
+        with ctx: learn.fit(int(cfg.train.epochs), lr=float(cfg.optim.lr), start_epoch=learn.resume_epoch)
     finally:
         if ckpt: learn.remove_cb(ResumeFrom)
     paths = dict(log=learn.step_logger.fname, checkpoint=_ckpt_stem(stem).with_name(_ckpt_stem(stem).name + '.json'))

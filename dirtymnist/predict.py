@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_predict.ipynb #4c2608f0
 from __future__ import annotations
-import os, struct, warnings
+import os, struct, sys, warnings
 from pathlib import Path
 
 import cv2
@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import Dataset, DataLoader
+from fastcore.imports import IN_NOTEBOOK
 from fastcore.script import Param, call_parse, store_true
 
 from .labels import VOCAB, check_thresholds, few, write_labels
-from .cli import check_number, check_paths, entry_point
+from .cli import check_number, check_paths, entry_point, progress_mode
 from .model import load_model, default_meta
 
 # %% auto #0
@@ -142,9 +143,10 @@ def predict(model_or_path, imagedir, image_size: int | None = None, batch_size: 
     if num_workers is None: num_workers = 0 if device.type == 'cpu' else min(8, os.cpu_count() or 1)
     dl = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers, pin_memory=device.type == 'cuda',
                     persistent_workers=False)
-    if progress:
-        from fastprogress.fastprogress import progress_bar
-        dl = progress_bar(dl, leave=False)
+    if progress:   # fastprogress: HTML in Jupyter; on a console only on a terminal (redraws would fill a log file)
+        if IN_NOTEBOOK or (progress_mode() == 'bar' and sys.stdout.isatty()):
+            from fastprogress.fastprogress import progress_bar
+            dl = progress_bar(dl, leave=False)
     out = []
     tta = use_tta and not getattr(model, 'rot90_invariant', False)   # an invariant model averages the four turns itself
     with torch.inference_mode(), _autocast(device, meta.get('precision')):

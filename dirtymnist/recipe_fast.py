@@ -209,11 +209,15 @@ def read_curves(path) -> dict:
 
 # %% ../nbs/13_recipe_fast.ipynb #4ae04342
 def plot_curves(curves, ax=None, zero=0.5408):
-    "Accuracy against minutes of training, one line per recipe (`{name: [(images, minutes, accuracy), ...]}`)."
+    "Accuracy against minutes of training, one line per recipe (`{name: [(images, minutes, accuracy), ...]}`); the legend beside the plot."
     import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(9, 4.5))
-    for name, pts in curves.items():
-        if pts: ax.plot([p[1] for p in pts], [p[2] for p in pts], 'o-', ms=3, label=name)
+    if ax is None: _, ax = plt.subplots(figsize=(13, 5), layout='constrained')
+    names = [n for n, pts in curves.items() if pts]
+    colors = plt.cm.tab20(np.linspace(0, 1, 20))[:len(names)] if len(names) <= 20 else plt.cm.turbo(np.linspace(0, 1, len(names)))
+    for k, name in enumerate(names):   # 20 distinct colours; the marker repeats by tens so neighbours differ twice
+        pts = curves[name]
+        ax.plot([p[1] for p in pts], [p[2] for p in pts], ('o', 's', '^')[(k // 10) % 3] + '-', ms=3, color=colors[k], label=name)
     ax.axhline(zero, color='grey', ls='--', label='all zeros'); ax.axhline(0.8, color='k', ls=':', lw=1)
-    ax.set(xlabel='minutes of training (2 CPU cores)', ylabel='validation accuracy (held-out letters)'); ax.legend(fontsize=7)
+    ax.set(xlabel='minutes of training (2 CPU cores)', ylabel='validation accuracy (held-out letters)')
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1), borderaxespad=0)
     return ax

@@ -10,11 +10,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from fastcore.imports import IN_NOTEBOOK
+from fastcore.script import Param, call_parse, store_true
+from tqdm.auto import tqdm
 
+from .cli import check_folder, check_number, check_paths, entry_point, progress_mode
 from .labels import VOCAB, atomic_write, few, read_labels, write_labels
 from .letters import Letters, load_letters
-from fastcore.script import Param, call_parse, store_true
-from .cli import check_folder, check_number, check_paths, entry_point
 
 # %% auto #0
 __all__ = ['BRIGHT', 'RECORD_COLUMNS', 'SYNTH_VERSION', 'MANIFEST', 'synthesize_cli', 'image_labels', 'make_image', 'synth_batch',
@@ -304,8 +306,8 @@ def synthesize(letters=None, output_dir='dirty_mnist', output_csv=None, num_imag
     recs = {}
     made = nbytes = damaged = 0
     t0 = time.time()
-    from tqdm.auto import tqdm
-    bar = tqdm(total=num_images, unit='img', desc='synthesize', disable=not progress)
+    live = progress and (IN_NOTEBOOK or progress_mode() == 'bar')   # a live bar; into a file or log only the summary line below
+    bar = tqdm(total=num_images, unit='img', desc='synthesize', disable=not live)
     def take(r):
         nonlocal made, nbytes, damaged
         s, lab, m, b, rec, dmg = r

@@ -1,6 +1,6 @@
 """`make demo`: the main job on the built-in letters, on this machine's CPUs, within `--minutes` (default 15).
 
-It runs `nbs/demo.ipynb` with papermill, at full size, into `demo/report.ipynb`:
+It runs `nbs/demo.ipynb` with papermill, at full size, into `demo/report.ipynb` (and `demo/report.html`, readable without Jupyter):
 synthesize a validation set from held-out letters, train the `cpu_fast` recipe on freshly synthesized images until the time
 budget says stop, predict the validation set with 4x rot90 TTA, evaluate, write the submission CSV and the report (plots of the
 training curves, per-letter accuracy and sample predictions). It ends by printing the validation accuracy.
@@ -10,7 +10,7 @@ training curves, per-letter accuracy and sample predictions). It ends by printin
     python tools/demo.py --letters ../shared/realdata/mnist_data/test-split-1.csv   # the same on the contest's letters
     python tools/demo.py -p n_valid 500       # any other parameter of nbs/demo.ipynb
 """
-import argparse, json, os, sys, time
+import argparse, json, os, shutil, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +30,27 @@ def _kernel(name):
     specs = KernelSpecManager().find_kernel_specs()
     # `make install` registers the project's kernel; otherwise the interpreter's own python3 kernel
     return 'dirtymnist' if 'dirtymnist' in specs else 'python3'
+
+
+def _ipc_kernel_manager():
+    "A kernel manager that talks to the kernel over local IPC sockets, not TCP (ipykernel warns on every run about TCP without encryption)."
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Unicode
+    return type('IPCKernelManager', (AsyncKernelManager,), {'transport': Unicode('ipc')})
+
+
+def write_html(report):
+    "`report` (a notebook) as a self-contained HTML page beside it (images embedded, no code): readable without Jupyter."
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+    nb = nbformat.read(str(report), as_version=4)
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})   # a live progress line's redraws: only what the screen last showed
+    exp = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, embed_images=True)
+    html, _ = exp.from_notebook_node(nb, resources={'metadata': {'name': 'dirtymnist demo report'}})
+    path = Path(report).with_suffix('.html')
+    path.write_text(html, encoding='utf-8')
+    return path
 
 
 def main(argv=None):
@@ -54,17 +75,23 @@ def main(argv=None):
     print(f'== dirtymnist demo: {args.minutes:g} minutes budget, letters: {args.letters}, output: {out}', flush=True)
     import papermill as pm
     os.environ.setdefault('PYTHONUNBUFFERED', '1')
+    # the kernel that trains cannot see this terminal: tell it whether to draw a live line or print plain lines (a log, CI)
+    tty = sys.stderr.isatty()
+    os.environ.setdefault('DIRTYMNIST_PROGRESS', 'bar' if tty else 'lines')
+    if tty: os.environ.setdefault('COLUMNS', str(shutil.get_terminal_size().columns))
     try:
         pm.execute_notebook(str(ROOT/'nbs'/'demo.ipynb'), str(report), parameters=params, kernel_name=_kernel(args.kernel),
-                            cwd=str(ROOT/'nbs'), progress_bar=False, log_output=False, stdout_file=sys.stdout, stderr_file=sys.stderr)
+                            cwd=str(ROOT/'nbs'), progress_bar=False, log_output=False, stdout_file=sys.stdout, stderr_file=sys.stderr,
+                            kernel_manager_class=_ipc_kernel_manager())
     except Exception as e:
         print(f'\n== demo FAILED after {time.time() - start:.0f} s: {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ""}')
         print(f'   the partial report is {report}')
         return 1
     res = json.loads((out/'result.json').read_text())
+    res['html'] = str(write_html(report))
     took = time.time() - start
     print(f'\n== demo done in {took / 60:.1f} min (budget {args.minutes:g})')
-    for k in ('report', 'submission', 'model'):
+    for k in ('report', 'html', 'submission', 'model'):
         if res.get(k): print(f'   {k:<11} {res[k]}')
     print(f'   training samples seen: {res.get("train_images", "?")} ({res.get("train_unit", "images")}), '
           f'validation images: {res.get("n_valid", "?")}')

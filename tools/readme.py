@@ -10,7 +10,7 @@ def render(nb_path):
     parts = []
     for cell in nb['cells']:
         src = ''.join(cell['source'])
-        if cell['cell_type'] == 'markdown': parts.append(src)
+        if cell['cell_type'] == 'markdown': parts.append(src.replace('](images/', '](nbs/images/'))   # pictures: seen from the repo root
         elif cell['cell_type'] == 'code' and src.strip() and not any(l.strip() in ('#| hide', '#|hide') for l in src.splitlines()):
             lines = [l for l in src.splitlines() if not l.startswith('#|')]
             parts.append('```python\n' + '\n'.join(lines) + '\n```')

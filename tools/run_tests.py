@@ -4,11 +4,11 @@
 2. `nbdev_clean`, then check that no notebook changed: notebooks are clean.
 3. `nbdev_test` over every notebook (heavy `slow` and `gpu` cells skipped unless --flags names them).
 
-nbdev_test itself prints no counts, so this script runs each notebook through nbdev's own `test_nb`
-(what `nbdev_test` calls) in a small process pool and ends with the plain line `N passed, M failed`.
+Step 3 is `nbdev_test` itself (the command the README names, with its pool of reused worker processes), so the two cannot
+drift apart; nbdev_test prints no counts, so this script reads its list of failed notebooks and ends with the plain line
+`N passed, M failed` that CI looks for.
 """
 import argparse, hashlib, os, subprocess, sys, time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,17 +32,32 @@ def check_unchanged(cmd, pattern, what):
     return changed
 
 
-def run_one(fn, flags):
-    # each worker gets one core's worth of threads so that two notebooks do not fight over two cores
-    os.environ.setdefault('OMP_NUM_THREADS', '1')
-    os.environ.setdefault('MKL_NUM_THREADS', '1')
-    from nbdev.test import test_nb
-    from nbdev.config import get_config
-    cfg = get_config()
-    skip = [f for f in cfg.tst_flags.split() if f not in flags]
-    start = time.time()
-    ok, _ = test_nb(Path(fn), skip_flags=skip, force_flags=flags, showerr=True, basepath=cfg.config_path)
-    return fn, ok, time.time() - start
+def notebooks(path=None):
+    "The notebooks `nbdev_test --path path` tests: nbdev's own glob and `.notest` rule."
+    from nbdev.test import nbglob, _keep_file
+    return [f.absolute() for f in sorted(nbglob(path, as_path=True)) if _keep_file(f, '.notest')]
+
+
+def run_nbdev_test(path, flags, workers):
+    "Run `nbdev_test` itself, streaming its output; returns (passed, failed) notebook names."
+    files = notebooks(path)
+    exe = Path(sys.executable).parent/'nbdev_test'
+    cmd = [str(exe) if exe.exists() else 'nbdev_test', '--n_workers', str(workers), '--do_print', '--timing']
+    if flags: cmd += ['--flags', ' '.join(flags)]
+    if path: cmd += ['--path', str(path)]
+    print('$ nbdev_test ' + ' '.join(cmd[1:]), flush=True)
+    # one core's worth of threads per worker, so that two notebooks do not fight over two cores
+    env = {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', **os.environ}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    failed, in_list = [], False
+    for line in proc.stdout:
+        print(line, end='', flush=True)
+        if 'nbdev Tests Failed On The Following Notebooks' in line: in_list = True
+        elif in_list and line.startswith('\t'): failed.append(line.strip())
+    rc = proc.wait()
+    names = [f.name for f in files]
+    if rc and not failed: failed = names   # nbdev_test itself failed before it could say which notebooks did
+    return [n for n in names if n not in failed], failed
 
 
 def main():
@@ -61,20 +76,9 @@ def main():
             bad = check_unchanged(cmd, pattern, what)
             if bad: failed += 1
             else: passed += 1; print(f'ok   {what}')
-    root = Path(args.path) if args.path else ROOT/'nbs'
-    nbs = [root] if root.is_file() else sorted(p for p in root.rglob('*.ipynb')
-                                              if not any(part.startswith(('_', '.')) for part in p.relative_to(root).parts))
-    flags = args.flags.split()
-    # a fresh process per notebook: execnb's IPython shell replaces the worker's __main__, so a worker is never reused
-    import multiprocessing as mp
-    with ProcessPoolExecutor(max_workers=args.workers, mp_context=mp.get_context('spawn'), max_tasks_per_child=1) as ex:
-        futs = [ex.submit(run_one, str(fn), flags) for fn in nbs]
-        for fut in as_completed(futs):
-            fn, ok, secs = fut.result()
-            name = os.path.relpath(fn, ROOT)
-            print(f'{"ok  " if ok else "FAIL"} {name} ({secs:.0f}s)', flush=True)
-            if ok: passed += 1
-            else: failed += 1
+    ok, bad = run_nbdev_test(args.path, args.flags.split(), args.workers)
+    passed, failed = passed + len(ok), failed + len(bad)
+    for n in bad: print(f'FAIL {n}')
     print(f'suite took {time.time() - t0:.0f}s')
     print(f'{passed} passed, {failed} failed')
     sys.exit(1 if failed else 0)
