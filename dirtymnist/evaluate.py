@@ -16,10 +16,12 @@ from .labels import VOCAB, atomic_write, check_thresholds, few, read_labels
 from .cli import check_paths, entry_point
 
 # %% auto #0
-__all__ = ['DEFAULT_GRID', 'evaluate_cli', 'label_array', 'check_same_index', 'align_labels', 'binarize', 'is_probs',
-           'load_thresholds', 'correct_labels', 'contest_accuracy', 'acc', 'exact_match', 'letter_report', 'read_pair',
-           'evaluate', 'format_report', 'tune_thresholds', 'tune_global_threshold', 'holdout_split', 'tuned_gain',
-           'write_thresholds', 'save_thresholds', 'plot_letters', 'wrong_counts', 'show_worst', 'evaluate_main']
+__all__ = ['DEFAULT_GRID', 'FACTORS', 'LABEL_FACTORS', 'evaluate_cli', 'label_array', 'check_same_index', 'align_labels',
+           'binarize', 'is_probs', 'load_thresholds', 'correct_labels', 'contest_accuracy', 'acc', 'exact_match',
+           'letter_report', 'read_pair', 'evaluate', 'format_report', 'tune_thresholds', 'tune_global_threshold',
+           'holdout_split', 'tuned_gain', 'write_thresholds', 'save_thresholds', 'plot_letters', 'wrong_counts',
+           'show_worst', 'join_record', 'factor_levels', 'breakdown', 'summarize_breakdown', 'format_breakdown',
+           'evaluate_main']
 
 # %% ../nbs/09_evaluate.ipynb #f037b3e7
 def label_array(x, what='input') -> np.ndarray:
@@ -268,6 +270,103 @@ def show_worst(pred, answer, images, n=12, ncols=4, size=2.6):
     fig.tight_layout()
     return fig
 
+# %% ../nbs/09_evaluate.ipynb #dd1b563c
+FACTORS = ('letter', 'n_letters', 'scale', 'angle', 'dimmed', 'dim_factor', 'ink', 'covered', 'dilated')
+LABEL_FACTORS = ('letter', 'n_letters')   # factors that every label has, absent letters too: precision is defined for them
+
+def join_record(pred, answer, record, name='record') -> pd.DataFrame:
+    "The per-letter `record` of the images of `answer`, with `hit` (the 0/1 `pred` flag of that letter) and `n_letters`; a ValueError names `name`, the image and the letter where the record does not match the answer."
+    p, a = _pa(pred, answer)
+    idx = answer.index if isinstance(answer, pd.DataFrame) else pd.RangeIndex(len(a), name='index')
+    if missing := [c for c in ('index', 'letter') if c not in record.columns]: raise ValueError(f'{name}: missing columns {", ".join(missing)}')
+    rec = record.loc[record['index'].isin(idx)].reset_index(drop=True)
+    lacking = idx.difference(pd.Index(rec['index'].unique()))
+    if len(lacking): raise ValueError(f'{name}: no letters recorded for {len(lacking)} images of the answer: {_some(lacking)} (a record of other images?)')
+    dup = rec.duplicated(['index', 'letter'])
+    if dup.any(): raise ValueError(f'{name}: image {rec["index"][dup].iloc[0]} records letter {rec["letter"][dup].iloc[0]!r} twice')
+    r, c = pd.Series(np.arange(len(idx)), index=idx)[rec['index']].to_numpy(), pd.Index(VOCAB).get_indexer(rec['letter'])
+    if (c < 0).any(): raise ValueError(f'{name}: {rec["letter"][c < 0].iloc[0]!r} is not a letter a..z')
+    absent = np.flatnonzero(a[r, c] != 1)
+    if len(absent): raise ValueError(f'{name}: image {rec["index"].iloc[absent[0]]} holds {rec["letter"].iloc[absent[0]]!r} by the record but not by the answer '
+                                     f'({len(absent)} such letters): the record does not match the images')
+    n = a.sum(1)
+    short = np.flatnonzero(np.bincount(r, minlength=len(a)) != n)
+    if len(short):
+        k = short[0]
+        lost = ''.join(sorted(set(_letters(a[k])) - set(rec['letter'][r == k])))
+        raise ValueError(f'{name}: image {idx[k]} holds {lost!r} by the answer but the record lacks it ({len(short)} images differ): the record does not match the images')
+    return rec.assign(hit=p[r, c].astype(np.int8), n_letters=n[r])
+
+def factor_levels(joined: pd.DataFrame) -> pd.DataFrame:
+    "One categorical column per factor of `FACTORS`: the bin each recorded letter falls in."
+    j, cut = joined, lambda x, edges, names: pd.cut(np.asarray(x, np.float64), edges, labels=names, right=False)
+    yes = lambda x: pd.Categorical(np.where(np.asarray(x) == 1, 'yes', 'no'), ['no', 'yes'])
+    cover = cut(j['covered'], [0, 0.05, 0.15, 0.3, 0.5, 1.01], ['0-5%', '5-15%', '15-30%', '30-50%', '>=50%']).add_categories('no 255 px')
+    cover[np.asarray(j['ink']) == 0] = 'no 255 px'   # `covered` is a share of the saturated pixels; a dimmed letter has none
+    return pd.DataFrame({'letter': pd.Categorical(j['letter'], VOCAB), 'n_letters': pd.Categorical(j['n_letters']),
+        'scale': cut(j['scale'], [0, 1.25, 1.5, 1.75, np.inf], ['<1.25', '1.25-1.5', '1.5-1.75', '>=1.75']),
+        'angle': cut(np.mod(j['angle'], 360), np.arange(0, 361, 45), [f'{d}-{d + 45}' for d in range(0, 360, 45)]),
+        'dimmed': yes(j['dimmed']),
+        'dim_factor': cut(np.where(j['dimmed'] == 1, j['dim_factor'], 1.0), [0, 0.5, 0.7, np.inf], ['x0.3-0.5', 'x0.5-0.7', 'undimmed']),
+        'ink': cut(j['ink'], [0, 1, 100, 200, np.inf], ['0', '1-99', '100-199', '>=200']),
+        'covered': cover, 'dilated': yes(j['dilated'])}, index=j.index)
+
+def breakdown(pred, answer, record, factors=FACTORS, name='record') -> pd.DataFrame:
+    "Recall per bin of each factor of the record (and precision for `LABEL_FACTORS`): rows (factor, level); each factor's counts add up to the totals."
+    p, a = _pa(pred, answer)
+    j = join_record(pred, answer, record, name)
+    lv, n = factor_levels(j), a.sum(1)
+    out = []
+    for f in factors:
+        g = j['hit'].groupby(lv[f], observed=False)
+        t = pd.DataFrame({'present': g.size(), 'hits': g.sum()})
+        if f == 'letter': t['predicted'] = p.sum(0)
+        elif f == 'n_letters':
+            pr = pd.Series(p.sum(1)).groupby(n).sum()
+            t = t.reindex(t.index.union(pr.index), fill_value=0).assign(predicted=pr).fillna({'predicted': 0})
+        else: t['predicted'] = np.nan
+        t = t[(t['present'] > 0) | (t['predicted'] > 0)]
+        if len(t) < 2 and f not in LABEL_FACTORS: continue   # e.g. `dilated` when nothing was dilated
+        t.index = pd.MultiIndex.from_product([[f], t.index.astype(str)], names=['factor', 'level'])
+        out.append(t)
+    t = pd.concat(out)
+    t['misses'], t['false_pos'] = t['present'] - t['hits'], t['predicted'] - t['hits']
+    with np.errstate(divide='ignore', invalid='ignore'):
+        t['recall'] = t['hits'] / t['present'].where(t['present'] > 0)
+        t['precision'] = t['hits'] / t['predicted'].where(t['predicted'] > 0)
+        t['miss_share'] = t['misses'] / max(int(len(j) - j['hit'].sum()), 1)
+    t = t[['present', 'hits', 'misses', 'recall', 'miss_share', 'predicted', 'false_pos', 'precision']]
+    t.attrs.update(n_labels=int(a.size), present=int(len(j)), hits=int(j['hit'].sum()), predicted=int(p.sum()))
+    return t
+
+def summarize_breakdown(table: pd.DataFrame, top: int = 3) -> str:
+    "One paragraph: overall recall and precision, then the `top` factors whose worst bin costs the most misses beyond the rest's recall."
+    at = table.attrs
+    P, H, N = at['present'], at['hits'], at['n_labels']
+    cand = []
+    for f, t in table.groupby(level='factor', sort=False):
+        rest = (H - t['hits']) / (P - t['present']).where(P - t['present'] > 0)
+        excess = t['misses'] - t['present'] * (1 - rest)
+        if excess.notna().any() and excess.max() > 0:
+            k = excess.idxmax()
+            cand.append((excess[k], f, k[1], t.loc[k, 'recall'], rest[k], t.loc[k, 'miss_share']))
+    cand.sort(key=lambda c: -c[0])
+    seen = set()   # a bin that holds the same letters as one listed already (dimmed = ink 0 = covered `no 255 px`) is not named again
+    cand = [c for c in cand if (k := (round(c[0], 6), c[3], c[5])) not in seen and not seen.add(k)]
+    head = (f'{P} letters present, recall {H / max(P, 1):.3f}; {at["predicted"]} predicted, precision {H / max(at["predicted"], 1):.3f}; '
+            f'{P - H} misses and {at["predicted"] - H} false positives in {N} labels.')
+    parts = [f'{f} {lvl}: recall {r:.2f} against {rr:.2f} for the rest, {s:.0%} of all misses ({e:.0f} misses beyond the rest\'s recall, '
+             f'{e / N:.2%} of the contest accuracy)' for e, f, lvl, r, rr, s in cand[:top]]
+    return head + (' Costliest bins: ' + '; '.join(parts) + '.' if parts else '')
+
+def format_breakdown(table: pd.DataFrame) -> str:
+    "The text form of a `breakdown` table and its summary."
+    t = table.copy()
+    for c in ('predicted', 'false_pos'): t[c] = t[c].map(lambda v: '' if pd.isna(v) else f'{int(v)}')
+    body = t.to_string(float_format=lambda v: f'{v:.4f}', na_rep='')
+    return body + '\n\n' + summarize_breakdown(table)
+
+
 # %% ../nbs/09_evaluate.ipynb #2822b766
 @call_parse
 def evaluate_main(pred: Param('prediction CSV: 0/1 flags or probabilities', str),
@@ -276,7 +375,8 @@ def evaluate_main(pred: Param('prediction CSV: 0/1 flags or probabilities', str)
                   json_out: Param('also write the report here as JSON', str)=None,
                   subset: Param('score only the images in PRED; ANSWER may hold more', store_true)=False,
                   tune: Param('tune per-letter thresholds on these files; report the gain on a held-out half', store_true)=False,
-                  tune_out: Param('with --tune: store the thresholds (tuned on all rows) in this model (.safetensors/.json), or else write them to this JSON', str)=None):
+                  tune_out: Param('with --tune: store the thresholds (tuned on all rows) in this model (.safetensors/.json), or else write them to this JSON', str)=None,
+                  placements: Param('the images\' per-letter record (dirtymnist_synthesize --placements): also print recall and precision by letter, letters per image, scale, angle, dimming, ink and cover', str)=None):
     "Score a Dirty-MNIST prediction: contest metric, exact-match rate and a per-letter table."
     model_out = tune_out and Path(tune_out).suffix in ('.safetensors', '.json')   # thresholds stored into a model's JSON
     check_paths([pred, answer, thresholds], [json_out, None if model_out else tune_out])
@@ -297,9 +397,16 @@ def evaluate_main(pred: Param('prediction CSV: 0/1 flags or probabilities', str)
             dest = Path(tune_out)
             model = dest.suffix in ('.safetensors', '.json') and dest.with_suffix('.safetensors').is_file() and dest.with_suffix('.json').is_file()
             print(f'thresholds written to {save_thresholds(dest, t) if model else write_thresholds(dest, t)}')
+    if placements:
+        from dirtymnist.synth import read_placements   # here, not at the top: importing this inference module must not load the generator
+        p, a = read_pair(pred, answer, subset)
+        rep['breakdown'] = breakdown(binarize(p, rep['thresholds']) if rep['probs'] else p, a, read_placements(placements), name=str(placements))
+        print('\n' + format_breakdown(rep['breakdown']))
     if json_out:
-        out = {k: v for k, v in rep.items() if k != 'letters'}
+        out = {k: v for k, v in rep.items() if k not in ('letters', 'breakdown')}
         out['letters'] = rep['letters'].astype(float).where(rep['letters'].notna(), None).to_dict(orient='index')
+        if placements: out['breakdown'] = [dict(factor=f, level=l, **{k: None if pd.isna(v) else float(v) for k, v in r.items()})
+                                           for (f, l), r in rep['breakdown'].iterrows()]
         with atomic_write(json_out) as f: json.dump(out, f, indent=2)
     return rep
 

@@ -17,7 +17,8 @@ import torch
 from .labels import VOCAB, read_labels
 
 # %% auto #0
-__all__ = ['letters_str', 'Items', 'Browser', 'browse', 'show_grid', 'show_batch', 'show_results']
+__all__ = ['HIT', 'MISS', 'UNKNOWN', 'letters_str', 'Items', 'Browser', 'browse', 'show_grid', 'show_batch', 'show_results',
+           'show_where', 'WhereBrowser', 'where_browse']
 
 # %% ../nbs/18_explore.ipynb #0174830f
 def letters_str(flags, threshold=0.5) -> str:
@@ -235,3 +236,69 @@ def show_results(learn, dl=None, max_n=9, ncols=3, **kwargs):
             if sum(len(v) for v in xs) >= max_n: break
     x, y, p = torch.cat(xs)[:max_n], np.concatenate(ys)[:max_n], np.concatenate(ps)[:max_n]
     return show_grid(x, y, p, max_n=max_n, ncols=ncols, **kwargs)
+
+# %% ../nbs/18_explore.ipynb #4a614f32
+import io
+from matplotlib.patches import Rectangle
+from .synth import read_placements
+from .model import load_model
+from .analysis import record_boxes, where_map
+
+HIT, MISS, UNKNOWN = '#2ecc40', '#ff4136', '#bbbbbb'   # box colours: predicted, missed, no prediction
+
+def show_where(img, record=None, hits=None, heat=None, ax=None, title=None, size=5.0, alpha=0.5):
+    "Draw the grey image `img`, a `heat` map over it (e.g. `where_map`) and the boxes of the `record`'s letters, green where `hits` says the prediction has the letter, red where it missed it; returns the axes."
+    if ax is None: _, ax = plt.subplots(figsize=(size, size))
+    img = np.asarray(img)
+    ax.imshow(img, cmap='gray', vmin=0, vmax=255, interpolation='nearest')
+    if heat is not None:
+        im = ax.imshow(np.asarray(heat, np.float32), cmap='inferno', alpha=alpha, interpolation='nearest')
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+    if record is not None and len(record):
+        hits = [None] * len(record) if hits is None else list(hits)
+        if len(hits) != len(record): raise ValueError(f'{len(hits)} hits for {len(record)} recorded letters')
+        for (x0, y0, x1, y1), l, h in zip(record_boxes(record).to_numpy(), record['letter'], hits):
+            col = UNKNOWN if h is None else HIT if h else MISS
+            ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec=col, lw=1.5, label=l))
+            ax.text(x0, y0 - 1, l, color=col, fontsize=9, weight='bold', va='bottom')
+    ax.set_xlim(-0.5, img.shape[1] - 0.5); ax.set_ylim(img.shape[0] - 0.5, -0.5); ax.set_axis_off()
+    if title: ax.set_title(title, fontsize=9, loc='left')
+    return ax
+
+class WhereBrowser(Browser):
+    "`Browser` with where-maps: the recorded letters' boxes (green: predicted, red: missed) from the generator's `record`, and a heat map of where `net` sees the chosen letter; checkboxes toggle both."
+    def __init__(self, images, labels=None, preds=None, record=None, net=None, letter='a', **kwargs):
+        self.record = read_placements(record) if isinstance(record, (str, Path)) else record
+        self.net = load_model(net)[0] if isinstance(net, (str, Path)) else net
+        self.boxes = W.Checkbox(value=self.record is not None, description='boxes', disabled=self.record is None, indent=False, layout=W.Layout(width='80px'))
+        self.heat = W.Checkbox(value=False, description='heat map of', disabled=self.net is None, indent=False, layout=W.Layout(width='110px'))
+        self.heat_letter = W.Dropdown(options=VOCAB, value=letter, layout=W.Layout(width='60px'))
+        super().__init__(images, labels, preds, **kwargs)
+        for w in (self.boxes, self.heat, self.heat_letter): w.observe(lambda ch: self._render(), names='value')
+        self.widget.children = (self.widget.children[0], W.HBox([self.boxes, self.heat, self.heat_letter]), *self.widget.children[1:])
+
+    def figure(self, pos=None):
+        "The item at `pos` (default: the one shown) with the boxes and heat map the checkboxes ask for, as a matplotlib figure."
+        pos = self.current if pos is None else pos
+        img, rec, hits, heat = self.items.image(pos), None, None, None
+        if self.boxes.value and self.record is not None:
+            rec = self.record[self.record['index'] == self.items.index[pos]]
+            if self.items.probs is not None: hits = [bool(self.items.probs[pos][VOCAB.index(l)] > self.threshold) for l in rec['letter']]
+        if self.heat.value and self.net is not None: heat = where_map(self.net, img, self.heat_letter.value)
+        fig, ax = plt.subplots(figsize=(5, 5))
+        show_where(img, rec, hits, heat, ax=ax, title=f'image {self.items.index[pos]}' + (f': where the model sees {self.heat_letter.value!r}' if heat is not None else ''))
+        return fig
+
+    def _render(self):
+        super()._render()
+        on = (self.boxes.value and self.record is not None) or (self.heat.value and self.net is not None)
+        if self.current is None or not on: return
+        fig = self.figure()
+        buf = io.BytesIO()
+        fig.savefig(buf, format='png', dpi=72, bbox_inches='tight')
+        plt.close(fig)
+        self.image.value = buf.getvalue()
+
+def where_browse(images, labels=None, preds=None, record=None, net=None, **kwargs) -> WhereBrowser:
+    "Build a `WhereBrowser` (shown when it is the last expression of a cell)."
+    return WhereBrowser(images, labels, preds, record=record, net=net, **kwargs)
