@@ -14,7 +14,7 @@ import torch
 from fastai.callback.hook import Hook
 
 from .labels import VOCAB, read_labels
-from .synth import read_placements
+from .labels import read_placements
 from .nets import WindowNet
 from .evaluate import binarize, breakdown, contest_accuracy, is_probs, join_record, summarize_breakdown
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from fastcore.script import Param, call_parse, store_true
 
-from .labels import VOCAB, atomic_write, check_thresholds, few, read_labels
+from .labels import VOCAB, atomic_write, check_thresholds, few, read_labels, read_placements
 from .cli import check_paths, entry_point
 
 # %% auto #0
@@ -398,7 +398,6 @@ def evaluate_main(pred: Param('prediction CSV: 0/1 flags or probabilities', str)
             model = dest.suffix in ('.safetensors', '.json') and dest.with_suffix('.safetensors').is_file() and dest.with_suffix('.json').is_file()
             print(f'thresholds written to {save_thresholds(dest, t) if model else write_thresholds(dest, t)}')
     if placements:
-        from dirtymnist.synth import read_placements   # here, not at the top: importing this inference module must not load the generator
         p, a = read_pair(pred, answer, subset)
         rep['breakdown'] = breakdown(binarize(p, rep['thresholds']) if rep['probs'] else p, a, read_placements(placements), name=str(placements))
         print('\n' + format_breakdown(rep['breakdown']))

@@ -240,7 +240,7 @@ def show_results(learn, dl=None, max_n=9, ncols=3, **kwargs):
 # %% ../nbs/18_explore.ipynb #4a614f32
 import io
 from matplotlib.patches import Rectangle
-from .synth import read_placements
+from .labels import read_placements
 from .model import load_model
 from .analysis import record_boxes, where_map
 

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['VOCAB', 'few', 'check_thresholds', 'atomic_write', 'read_labels', 'write_labels']
+__all__ = ['VOCAB', 'RECORD_COLUMNS', 'few', 'check_thresholds', 'atomic_write', 'read_labels', 'write_labels',
+           'write_placements', 'read_placements']
 
 # %% ../nbs/01_labels.ipynb #713d7bad
 VOCAB = list('abcdefghijklmnopqrstuvwxyz')
@@ -111,3 +112,50 @@ def write_labels(df: pd.DataFrame, path, float_format='%.6f') -> Path:
     out.index.name = 'index'
     with atomic_write(path, newline='') as f: out.to_csv(f, float_format=float_format)
     return Path(path)
+
+# %% ../nbs/01_labels.ipynb #e705d800
+RECORD_COLUMNS = ['index', 'letter', 'cx', 'cy', 'scale', 'angle', 'dimmed', 'dim_factor', 'dilated', 'ink', 'covered']
+_KINDS = dict(index='count', letter='letter', cx='real', cy='real', scale='real', angle='real', dimmed='flag',
+              dim_factor='real', dilated='flag', ink='count', covered='share')
+_WHAT = dict(count='a whole number >= 0', letter='a letter a..z', real='a finite number', flag='0 or 1', share='a number in [0, 1]')
+
+def write_placements(df: pd.DataFrame, path) -> Path:
+    "Write a per-letter record as a CSV with the columns `RECORD_COLUMNS`, atomically."
+    missing = [c for c in RECORD_COLUMNS if c not in df.columns]
+    if missing: raise ValueError(f'cannot write {path}: missing columns {", ".join(missing)}')
+    with atomic_write(path, newline='') as f: df[RECORD_COLUMNS].to_csv(f, index=False)
+    return Path(path)
+
+def read_placements(path) -> pd.DataFrame:
+    "Read a per-letter record CSV, checking its columns and every value; `ValueError` names the file, line and column of a bad one."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f'{path}: no such placements file')
+    try: raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError: raise ValueError(f'{path}: the file is empty') from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e: raise ValueError(f'{path}: not a valid CSV ({e})') from None
+    cols = [str(c).strip() for c in raw.columns]
+    if cols != RECORD_COLUMNS:
+        missing, extra = [c for c in RECORD_COLUMNS if c not in cols], [c for c in cols if c not in RECORD_COLUMNS]
+        why = '; '.join(([f'missing {", ".join(missing)}'] if missing else []) + ([f'unexpected {", ".join(extra)}'] if extra else [])) or 'wrong order'
+        raise ValueError(f'{path}: the columns must be {",".join(RECORD_COLUMNS)} ({why})')
+    raw.columns = cols
+    out = {}
+    for c in RECORD_COLUMNS:
+        kind, s = _KINDS[c], raw[c].str.strip()
+        if kind == 'letter': v, ok = s, s.isin(VOCAB).to_numpy()
+        else:
+            v = pd.to_numeric(s, errors='coerce').astype(np.float64)
+            x = v.to_numpy()
+            with np.errstate(invalid='ignore'):
+                ok = np.isfinite(x)
+                if kind in ('count', 'flag'): ok &= x == np.round(x)
+                if kind == 'count': ok &= x >= 0
+                if kind == 'flag': ok &= np.isin(x, (0, 1))
+                if kind == 'share': ok &= (x >= 0) & (x <= 1)
+            if kind in ('count', 'flag') and ok.all(): v = v.astype(np.int64)
+        if not ok.all():
+            bad = np.flatnonzero(~ok)
+            more = f' (and {len(bad) - 1} more lines)' if len(bad) > 1 else ''
+            raise ValueError(f'{path}: line {bad[0] + 2}, column `{c}`: {raw[c].iloc[bad[0]]!r} is not {_WHAT[kind]}{more}')
+        out[c] = v
+    return pd.DataFrame(out, columns=RECORD_COLUMNS)

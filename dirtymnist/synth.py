@@ -15,19 +15,17 @@ from fastcore.script import Param, call_parse, store_true
 from tqdm.auto import tqdm
 
 from .cli import check_folder, check_number, check_paths, entry_point, progress_mode
-from .labels import VOCAB, atomic_write, few, read_labels, write_labels
+from .labels import RECORD_COLUMNS, VOCAB, atomic_write, few, read_labels, write_labels, write_placements
 from .letters import Letters, load_letters
 
 # %% auto #0
-__all__ = ['BRIGHT', 'RECORD_COLUMNS', 'SYNTH_VERSION', 'MANIFEST', 'synthesize_cli', 'image_labels', 'make_image', 'synth_batch',
-           'placements_frame', 'write_placements', 'read_placements', 'SynthDataset', 'png_name', 'synthesize',
-           'synthesize_main']
+__all__ = ['BRIGHT', 'SYNTH_VERSION', 'MANIFEST', 'synthesize_cli', 'image_labels', 'make_image', 'synth_batch',
+           'placements_frame', 'SynthDataset', 'png_name', 'synthesize', 'synthesize_main']
 
 # %% ../nbs/03_synth.ipynb #85b47d45
 _DOUBLE = np.minimum(np.arange(256) * 2, 255).astype(np.uint8)
 _DILATE = np.ones((3, 3), np.uint8)
 BRIGHT = 128   # another letter's pixel at this level or more covers ink (see `covered` in the per-letter record)
-RECORD_COLUMNS = ['index', 'letter', 'cx', 'cy', 'scale', 'angle', 'dimmed', 'dim_factor', 'dilated', 'ink', 'covered']
 
 def _doubled(letters: Letters):
     "The letters with pixel values doubled and clipped, computed once per `Letters` object."
@@ -130,56 +128,12 @@ def synth_batch(letters: Letters, seed, indices, return_placements: bool = False
     return (imgs, labels, [r[2] for r in res]) if return_placements else (imgs, labels)
 
 # %% ../nbs/03_synth.ipynb #f4c2a9e8
-_KINDS = dict(index='count', letter='letter', cx='real', cy='real', scale='real', angle='real', dimmed='flag',
-              dim_factor='real', dilated='flag', ink='count', covered='share')
-_WHAT = dict(count='a whole number >= 0', letter='a letter a..z', real='a finite number', flag='0 or 1', share='a number in [0, 1]')
-
 def placements_frame(letters, seed, indices, **kwargs) -> pd.DataFrame:
     "The per-letter record (columns `RECORD_COLUMNS`) of images `indices` of dataset `seed`, made with `make_image(**kwargs)`."
     L = load_letters(letters)
     frames = [make_image(L, seed, int(i), return_record=True, **kwargs)[-1] for i in indices]
     return pd.concat(frames, ignore_index=True) if frames else _record_frame([])
 
-def write_placements(df: pd.DataFrame, path) -> Path:
-    "Write a per-letter record as a CSV with the columns `RECORD_COLUMNS`, atomically."
-    missing = [c for c in RECORD_COLUMNS if c not in df.columns]
-    if missing: raise ValueError(f'cannot write {path}: missing columns {", ".join(missing)}')
-    with atomic_write(path, newline='') as f: df[RECORD_COLUMNS].to_csv(f, index=False)
-    return Path(path)
-
-def read_placements(path) -> pd.DataFrame:
-    "Read a per-letter record CSV, checking its columns and every value; `ValueError` names the file, line and column of a bad one."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f'{path}: no such placements file')
-    try: raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError: raise ValueError(f'{path}: the file is empty') from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e: raise ValueError(f'{path}: not a valid CSV ({e})') from None
-    cols = [str(c).strip() for c in raw.columns]
-    if cols != RECORD_COLUMNS:
-        missing, extra = [c for c in RECORD_COLUMNS if c not in cols], [c for c in cols if c not in RECORD_COLUMNS]
-        why = '; '.join(([f'missing {", ".join(missing)}'] if missing else []) + ([f'unexpected {", ".join(extra)}'] if extra else [])) or 'wrong order'
-        raise ValueError(f'{path}: the columns must be {",".join(RECORD_COLUMNS)} ({why})')
-    raw.columns = cols
-    out = {}
-    for c in RECORD_COLUMNS:
-        kind, s = _KINDS[c], raw[c].str.strip()
-        if kind == 'letter': v, ok = s, s.isin(VOCAB).to_numpy()
-        else:
-            v = pd.to_numeric(s, errors='coerce').astype(np.float64)
-            x = v.to_numpy()
-            with np.errstate(invalid='ignore'):
-                ok = np.isfinite(x)
-                if kind in ('count', 'flag'): ok &= x == np.round(x)
-                if kind == 'count': ok &= x >= 0
-                if kind == 'flag': ok &= np.isin(x, (0, 1))
-                if kind == 'share': ok &= (x >= 0) & (x <= 1)
-            if kind in ('count', 'flag') and ok.all(): v = v.astype(np.int64)
-        if not ok.all():
-            bad = np.flatnonzero(~ok)
-            more = f' (and {len(bad) - 1} more lines)' if len(bad) > 1 else ''
-            raise ValueError(f'{path}: line {bad[0] + 2}, column `{c}`: {raw[c].iloc[bad[0]]!r} is not {_WHAT[kind]}{more}')
-        out[c] = v
-    return pd.DataFrame(out, columns=RECORD_COLUMNS)
 
 # %% ../nbs/03_synth.ipynb #3e6d43e3
 class SynthDataset:
