@@ -63,8 +63,8 @@ def rank_seed(seed: int, rank: int | None = None) -> int:
 
 def seed_rank(learn, seed: int) -> int:
     "Once `learn` is built (the same initial weights everywhere), give this process its own random streams: torch (CPU and GPUs), numpy, python and the per-batch augmentation; returns its seed."
+    if rank_distrib() == 0: return int(seed)   # rank 0 runs as a single process does
     s = rank_seed(seed)
-    if s == int(seed): return s
     set_seed(s)
     for dl in learn.dls.loaders:
         for t in getattr(getattr(_base_dl(dl), 'after_batch', None), 'fs', []):
