@@ -2,7 +2,7 @@
 
 # %% ../nbs/11_checkpoint.ipynb #9e97d87e
 from __future__ import annotations
-import json, random, secrets
+import json, random, secrets, warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +17,11 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .model import write_pair, _jsonable
-from .callbacks import BestModel, _cfg_dict, _unwrap
+from .callbacks import BestModel, _cfg_dict, _distributed, _unwrap
 
 # %% auto #0
-__all__ = ['reseed_dls', 'rng_state', 'set_rng_state', 'skip_first_batches', 'save_checkpoint', 'load_checkpoint', 'ResumeFrom',
-           'Checkpointer']
+__all__ = ['reseed_dls', 'rng_state', 'set_rng_state', 'gather_rng_states', 'restore_rng_states', 'skip_first_batches',
+           'save_checkpoint', 'load_checkpoint', 'ResumeFrom', 'Checkpointer']
 
 # %% ../nbs/11_checkpoint.ipynb #cf847233
 def _tuplify(o): return tuple(_tuplify(x) for x in o) if isinstance(o, list) else o
@@ -38,10 +38,9 @@ def reseed_dls(dls):
         if hasattr(_base_dl(dl), 'rng'): _base_dl(dl).rng = random.Random(random.randint(0, 2**32 - 1))
 
 def rng_state(dls=None):
-    "All generator states as (tensors, json)."
+    "This process's generator states as (tensors, json): torch's CPU generator and the one of its own GPU (`cuda:LOCAL_RANK` under torchrun), numpy's, python's, the loaders'."
     t = {'rng.torch': torch.get_rng_state()}
-    if torch.cuda.is_available():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()): t[f'rng.cuda.{i}'] = s
+    if torch.cuda.is_available(): t['rng.cuda'] = torch.cuda.get_rng_state()   # the current device: the only one this process draws from
     kind, key, pos, has_gauss, gauss = np.random.get_state()
     t['rng.numpy'] = torch.from_numpy(key.astype(np.int64))
     j = dict(python=_jsonable(random.getstate()), numpy=[kind, int(pos), int(has_gauss), float(gauss)],
@@ -49,16 +48,43 @@ def rng_state(dls=None):
     return t, j
 
 def set_rng_state(t, j, dls=None):
+    "Restore what `rng_state` returned, into this process's generators (the CUDA state into its own device only)."
     torch.set_rng_state(t['rng.torch'])
     if torch.cuda.is_available():
-        states = [t[k] for k in sorted((k for k in t if k.startswith('rng.cuda.')), key=lambda k: int(k.rsplit('.', 1)[1]))]
-        if states: torch.cuda.set_rng_state_all(states[:torch.cuda.device_count()])
+        s = t.get('rng.cuda', t.get(f'rng.cuda.{torch.cuda.current_device()}'))   # older checkpoints kept every device's state
+        if s is not None: torch.cuda.set_rng_state(s)
     kind, pos, has_gauss, gauss = j['numpy']
     np.random.set_state((kind, t['rng.numpy'].numpy().astype(np.uint32), pos, has_gauss, gauss))
     random.setstate(_tuplify(j['python']))
     if dls is not None:
         for dl, s in zip(dls.loaders, j.get('dls', [])):
             if s is not None and hasattr(_base_dl(dl), 'rng'): _base_dl(dl).rng.setstate(_tuplify(s))
+
+# %% ../nbs/11_checkpoint.ipynb #5e1d0a02
+def gather_rng_states(dls=None, train_rng=None) -> list:
+    "Every process's `rng_state(dls)`, as a list by rank (a collective in a multi-process run: every process calls it); `train_rng` replaces the training loader's RNG (a mid-epoch checkpoint keeps the one its epoch began with)."
+    t, j = rng_state(dls)
+    if train_rng is not None and j['dls']: j['dls'][0] = train_rng
+    if not _distributed(): return [(t, j)]
+    out = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(out, (t, j))
+    return out
+
+def _rank_key(rank, k): return f'rank{rank}.{k}' if rank else k
+
+def restore_rng_states(t, meta, dls=None, rank=None, where='checkpoint') -> bool:
+    "Restore into this process (rank `rank`, default fastai's `rank_distrib()`) the generator states that the checkpoint `(t, meta)` keeps for it; False (and a warning) when it has none for that rank, which is then seeded from (step, rank)."
+    rank = rank_distrib() if rank is None else int(rank)
+    js = [meta['rng']] + list(meta.get('rng_ranks') or [])
+    if rank < len(js):
+        pre = _rank_key(rank, '')
+        set_rng_state({k[len(pre):]: v for k, v in t.items() if k.startswith(pre + 'rng.')}, js[rank], dls)
+        return True
+    warnings.warn(f'{where}: written by {len(js)} process(es), it has no random state for rank {rank}; seeding rank {rank} from (step, rank)')
+    set_rng_state({k: v for k, v in t.items() if k.startswith('rng.')}, js[0], dls)   # the loaders' shuffling (rank 0 draws the order anyway)
+    seed = int(np.random.SeedSequence([int(meta.get('step', 0)), rank]).generate_state(1)[0])
+    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)   # torch.manual_seed seeds every GPU too
+    return False
 
 # %% ../nbs/11_checkpoint.ipynb #d8f59b61
 def _opt_split(sd):
@@ -118,8 +144,8 @@ def _ckpt_stem(path):
     if not p.name.endswith('.resume'): p = p.with_name(p.name + '.resume')
     return p
 
-def save_checkpoint(learn, stem, epoch, batch=0, train_rng=None) -> Path:
-    "Everything needed to continue `learn`'s fit at batch `batch` of epoch `epoch` (0: its start); returns the JSON path. `train_rng`: the training loader's shuffling RNG as the epoch began (`_dl_rngs(dls)[0]` then)."
+def save_checkpoint(learn, stem, epoch, batch=0, train_rng=None, rngs=None) -> Path:
+    "Everything needed to continue `learn`'s fit at batch `batch` of epoch `epoch` (0: its start); returns the JSON path. `train_rng`: the training loader's shuffling RNG as the epoch began (`_dl_rngs(dls)[0]` then). `rngs`: every process's generator states (`gather_rng_states`), default this process's."
     tensors = {f'model.{k}': v for k, v in _unwrap(learn.model).state_dict().items()}
     ga = _cb(learn, GradientAccumulation)
     accum = int(getattr(ga, 'count', 0) or 0) if ga is not None else 0
@@ -130,11 +156,15 @@ def save_checkpoint(learn, stem, epoch, batch=0, train_rng=None) -> Path:
     opt = getattr(learn.opt, 'opt', learn.opt)
     if not isinstance(opt, torch.optim.Optimizer): raise TypeError(f'checkpoints need a torch optimizer (fastai OptimWrapper), not {type(opt).__name__}')
     ot, oj = _opt_split(opt.state_dict())
-    rt, rj = rng_state(learn.dls)
-    if batch and train_rng is not None and rj['dls']: rj['dls'][0] = train_rng   # the resumed pass redraws this epoch's order
-    tensors.update(ot); tensors.update(rt)
+    if rngs is None:
+        rt, rj = rng_state(learn.dls)
+        if batch and train_rng is not None and rj['dls']: rj['dls'][0] = train_rng   # the resumed pass redraws this epoch's order
+        rngs = [(rt, rj)]
+    tensors.update(ot)
+    for r, (rt, _) in enumerate(rngs): tensors.update({_rank_key(r, k): v for k, v in rt.items()})
     scaler = getattr(learn, 'scaler', None)
-    meta = dict(format='dirtymnist-resume-1', epoch=int(epoch), batch=int(batch), step=int(getattr(learn, 'train_iter', 0)), accum_count=accum, optimizer=oj, rng=rj,
+    meta = dict(format='dirtymnist-resume-1', epoch=int(epoch), batch=int(batch), step=int(getattr(learn, 'train_iter', 0)), accum_count=accum, optimizer=oj,
+                rng=rngs[0][1], rng_ranks=[j for _, j in rngs[1:]],
                 scaler=_jsonable(scaler.state_dict()) if scaler is not None else None,
                 best=dict(acc=best.best_acc, step=best.best_step) if best is not None else None,
                 callbacks=_jsonable({type(cb).__name__: cb.state_dict() for cb in _resumable(learn)}),
@@ -182,10 +212,12 @@ class ResumeFrom(Callback):
         for k, p in model.named_parameters():
             if k in grads: p.grad = grads[k].to(p.device, p.dtype)
         learn.train_iter = int(j['step'])
-        if j.get('smooth_loss') and hasattr(learn, 'recorder'):
-            learn.recorder.smooth_loss.val = torch.tensor(j['smooth_loss']['val'])
-            learn.recorder.smooth_loss.count = j['smooth_loss']['count']
-        set_rng_state(t, j['rng'], learn.dls)   # StepLogger.before_fit (later) rewrites the CSV up to this step
+        self._smooth = j.get('smooth_loss')   # restored in before_epoch: fastai's Recorder.before_fit (order 50, after this) resets it
+        restore_rng_states(t, j, learn.dls)   # this process's own; StepLogger.before_fit (later) rewrites the CSV up to this step
+    def before_epoch(self):
+        s, self._smooth = getattr(self, '_smooth', None), None
+        if s and hasattr(self.learn, 'recorder'):
+            self.learn.recorder.smooth_loss.val, self.learn.recorder.smooth_loss.count = torch.tensor(float(s['val'])), int(s['count'])
     def before_train(self):
         if not self.skip or self.epoch != int(self.meta['epoch']): return
         dl, k = self.learn.dl, self.skip
@@ -211,8 +243,11 @@ class Checkpointer(Callback):
     def after_batch(self):
         if not self._due: return
         self._due = False
+        rngs = gather_rng_states(self.dls, self._rng0)   # every process takes part; rank 0 writes
         if rank_distrib() == 0:
-            self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch, batch=self.iter + 1, train_rng=self._rng0)
+            self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch, batch=self.iter + 1, rngs=rngs)
     def after_epoch(self):
-        if self.epoch < getattr(self.learn, 'resume_epoch', 0) or rank_distrib() != 0: return
-        self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1)
+        if self.epoch < getattr(self.learn, 'resume_epoch', 0): return
+        rngs = gather_rng_states(self.dls)
+        if rank_distrib() == 0: self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1, rngs=rngs)
+

@@ -67,6 +67,8 @@ class TrainConfig:
     validation_interval: float = 0.2
     log_every_n_steps: int = 10
     precision: str = 'auto'
+    sync_bn: bool = False
+    deterministic: bool = False
     seed: int = 0
     max_minutes: float = 0.0
     wandb: bool = False

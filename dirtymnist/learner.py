@@ -8,6 +8,7 @@ import os, re, secrets, warnings
 from contextlib import nullcontext
 from pathlib import Path
 
+import numpy as np
 import torch
 from fastcore.imports import IN_NOTEBOOK
 from fastcore.script import Param, call_parse
@@ -16,20 +17,23 @@ from fastai.callback.training import GradientClip
 from fastai.learner import Learner
 from fastai.torch_core import num_distrib, rank_distrib, set_seed
 from omegaconf import DictConfig
+from timm.layers import convert_sync_batchnorm
 
 from .labels import VOCAB, few
 from .cli import entry_point
 from .config import load_config
 from .model import save_model
 from .evaluate import contest_accuracy, tune_global_threshold
+from .data import BatchAugment
 from .callbacks import (AMP, BestModel, GradAccum, GradCheckpointing, IntervalValidation, LiveProgress, StepLogger,
                                   TimeBudget, WandbLogger, resolve_precision, valid_probs, _cfg_dict, _distributed, _unwrap)
-from .checkpoint import Checkpointer, ResumeFrom, load_checkpoint, reseed_dls, _ckpt_stem
+from .checkpoint import Checkpointer, ResumeFrom, load_checkpoint, reseed_dls, _base_dl, _ckpt_stem
 from .recipes import build_parts
 import dirtymnist.recipe_fast  # noqa: F401  (registers the `fast` recipe)
 
 # %% auto #0
-__all__ = ['train_cli', 'build_learner', 'tuned_threshold', 'init_distributed', 'train', 'train_main']
+__all__ = ['train_cli', 'build_learner', 'cudnn_flags', 'rank_seed', 'seed_rank', 'tuned_threshold', 'init_distributed', 'train',
+           'train_main', 'sync_batchnorm', 'distrib_kwargs']
 
 # %% ../nbs/14_learner.ipynb #013e2fdc
 def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learner:
@@ -49,6 +53,27 @@ def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learne
     if not IN_NOTEBOOK: learn.remove_cb(ProgressCallback)   # on a console LiveProgress shows progress; fastai's bar would redraw into logs
     learn.cfg, learn.precision, learn.model_meta = cfg, precision, p.model_meta
     return learn
+
+# %% ../nbs/14_learner.ipynb #7e5d0b02
+def cudnn_flags(deterministic: bool) -> tuple:
+    "Set cuDNN for a run: deterministic kernels and no autotuning, or (`deterministic=False`) autotuning on; returns `(cudnn.deterministic, cudnn.benchmark)`."
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = bool(deterministic), not deterministic
+    return torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+
+def rank_seed(seed: int, rank: int | None = None) -> int:
+    "The seed of process `rank` (default this one's): `seed` itself on rank 0 (a single process is rank 0), one drawn from (seed, rank) on every other."
+    rank = rank_distrib() if rank is None else int(rank)
+    return int(seed) if rank == 0 else int(np.random.SeedSequence([int(seed), rank]).generate_state(1)[0])
+
+def seed_rank(learn, seed: int) -> int:
+    "Once `learn` is built (the same initial weights everywhere), give this process its own random streams: torch (CPU and GPUs), numpy, python and the per-batch augmentation; returns its seed."
+    if rank_distrib() == 0: return int(seed)   # rank 0 runs as a single process does
+    s = rank_seed(seed)
+    set_seed(s)
+    for dl in learn.dls.loaders:
+        for t in getattr(getattr(_base_dl(dl), 'after_batch', None), 'fs', []):
+            if isinstance(t, BatchAugment): t.seed = s
+    return s
 
 # %% ../nbs/14_learner.ipynb #26641388
 def _flat(d, pre=''):
@@ -94,7 +119,8 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
     run_id = str(resume_id or (ckpt or {}).get('run_id') or secrets.token_hex(3)).lower()
     if not re.fullmatch(r'[0-9a-f]{6}', run_id): raise ValueError(f'run id {run_id!r} must be 6 hex digits')
     init_distributed()
-    set_seed(int(cfg.train.seed), reproducible=True)
+    set_seed(int(cfg.train.seed))
+    cudnn_flags(cfg.train.deterministic)
     learn = build_learner(cfg, dls=dls, model=model, cbs=cbs)
     reseed_dls(learn.dls)
     if ckpt:   # a checkpoint of another network: one line, before fastai prints screens of state-dict keys
@@ -103,6 +129,7 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
         diff = sorted(set(want) ^ set(have)) or [k for k in want if want[k] != have[k]]
         if diff: raise ValueError(f'{resume_from}: holds the weights of another network than this config builds '
                                   f'({len(diff)} weights differ, e.g. {few(diff, 2)}); resume with the config it was trained with')
+    seed_rank(learn, int(cfg.train.seed))   # after the build: the same initial weights on every process
     out = Path(cfg.train.output_dir)
     stem = out/f'{cfg.name}-{run_id}'
     learn.run_id, learn.run_name = run_id, stem.name
@@ -110,8 +137,7 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
     learn.add_cb(Checkpointer(stem))
     learn.resume_epoch = int(ckpt['epoch']) if ckpt else 0   # not `start_epoch`: fastai's Recorder has a callback attribute of that name
     if ckpt: learn.add_cb(ResumeFrom(tensors, ckpt))
-    cuda = torch.cuda.is_available()   # on the CPU: no SyncBatchNorm, and accelerate must be told (cpu=True) to use gloo DDP
-    ctx = learn.distrib_ctx(sync_bn=cuda, **({} if cuda else dict(cpu=True))) if num_distrib() > 1 else nullcontext()
+    ctx = learn.distrib_ctx(**distrib_kwargs(learn, cfg)) if num_distrib() > 1 else nullcontext()
     try:
         with ctx: learn.fit(int(cfg.train.epochs), lr=float(cfg.optim.lr), start_epoch=learn.resume_epoch)
     finally:
@@ -161,3 +187,16 @@ def _broadcast_on_gloo():
     "Give fastai's `DistributedDL` a broadcast that works under gloo (called by `init_distributed` once the group exists)."
     import fastai.distributed as fd
     if torch.distributed.get_backend() != 'nccl': fd.DistributedDL._broadcast = _broadcast
+
+# %% ../nbs/14_learner.ipynb #7e5d0b05
+def sync_batchnorm(model):
+    "`model` with every BatchNorm synchronised across processes, converted by timm (fused BatchNorm+activation layers keep their activation)."
+    return convert_sync_batchnorm(model)
+
+def distrib_kwargs(learn, cfg, cuda: bool | None = None) -> dict:
+    "The arguments `train` gives fastai's `learn.distrib_ctx`; with `train.sync_bn` (GPUs only) `learn.model`'s BatchNorm is converted first."
+    cuda = torch.cuda.is_available() if cuda is None else cuda
+    if cfg.train.sync_bn:
+        if cuda: learn.model = sync_batchnorm(learn.model)
+        else: warnings.warn('train.sync_bn=true: SyncBatchNorm needs GPUs (it has no CPU kernel); BatchNorm stays per process')
+    return dict(sync_bn=False, mixed_precision='no', **({} if cuda else dict(cpu=True)))

@@ -5,6 +5,7 @@
 # %% ../nbs/15_predict.ipynb #4c2608f0
 from __future__ import annotations
 import os, struct, sys, warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import cv2
@@ -95,11 +96,19 @@ def _probe(model, size, in_chans, device, n_out, name, precision=None):
     if out.ndim != 2 or out.shape[1] != n_out:
         raise ValueError(f'model {name} gives outputs of shape {tuple(out.shape)}; expected (batch, {n_out}) for the letters a..z')
 
+_PRECISION = {'16': 'fp16', '16-mixed': 'fp16', 'bf16-mixed': 'bf16', '32': 'fp32'}
+
+def _amp_dtype(device, precision=None):
+    "The autocast dtype for a model trained in `precision` (its metadata's) on `device`, None for float32: bf16 stays bf16, fp16 only for an fp16 model on CUDA."
+    dev, p = torch.device(device).type, str(precision or 'fp32').lower()
+    p = _PRECISION.get(p, p)
+    if p == 'bf16': return torch.bfloat16 if dev != 'cuda' or torch.cuda.is_bf16_supported() else None   # a GPU without bf16: float32
+    return torch.float16 if p == 'fp16' and dev == 'cuda' else None
+
 def _autocast(device, precision=None):
-    "fp16 autocast on CUDA; on the CPU bf16 autocast for a model trained in bf16 (`precision`), else float32."
-    device = torch.device(device)
-    if device.type == 'cuda': return torch.autocast('cuda', dtype=torch.float16)
-    return torch.autocast('cpu', dtype=torch.bfloat16, enabled=precision == 'bf16')
+    "Autocast in the model's own precision (`_amp_dtype`), or none (float32)."
+    dtype = _amp_dtype(device, precision)
+    return torch.autocast(torch.device(device).type, dtype=dtype) if dtype is not None else nullcontext()
 
 def _resolve_model(model_or_path, meta, trust_pickle, device):
     "(model, meta, name) from a path, a `(model, meta)` pair, or a bare module."
@@ -121,6 +130,14 @@ def _device(device):
     if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f'--device {device}: CUDA is not available on this machine; use --device cpu')
     if d.type == 'cuda' and (d.index or 0) >= torch.cuda.device_count(): raise ValueError(f'--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)')
     return d
+
+def _check_finite(p, files, vocab, name, precision):
+    "ValueError naming the first image of the batch `p` (its files first in `files`) with a NaN or infinite probability."
+    bad = (~torch.isfinite(p)).nonzero()
+    if not len(bad): return
+    i, j = (int(v) for v in bad[0])
+    raise ValueError(f'{files[i]}: model {name} gives a non-finite probability ({float(p[i, j])}) for letter {vocab[j]!r} '
+                     f'(computed in {precision or "fp32"})')
 
 def predict(model_or_path, imagedir, image_size: int | None = None, batch_size: int = 64, use_tta: bool = False,
             return_probs: bool = False, device=None, threshold=None, trust_pickle: bool = False, num_workers: int | None = None,
@@ -154,6 +171,7 @@ def predict(model_or_path, imagedir, image_size: int | None = None, batch_size: 
             x = x.to(device, non_blocking=True)
             if tta: p = sum(torch.sigmoid(model(torch.rot90(x, k, dims=(2, 3))).float()) for k in range(4)) / 4
             else: p = torch.sigmoid(model(x).float())
+            _check_finite(p, files[sum(len(o) for o in out):], vocab, name, meta.get('precision'))
             out.append(p.cpu())
     probs = torch.cat(out).numpy().astype(np.float32)
     if not return_probs:
