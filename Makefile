@@ -26,7 +26,7 @@ kernel: $(STAMP)
 	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python (dirtymnist)"
 
 test: $(STAMP)
-	$(BIN)/ruff check dirtymnist
+	$(BIN)/python tools/lint.py
 	@PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python tools/run_tests.py
 
 test-slow: $(STAMP)

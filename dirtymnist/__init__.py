@@ -4,4 +4,5 @@ __version__ = "0.1.0"
 # fastai's `fastai.layers` decorates a few activations with `torch.jit.script` at import; torch>=2.10 warns that this is
 # deprecated, on every run, about code that is not ours. Hide exactly that warning, from exactly that place.
 import warnings as _warnings
-_warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning, module=r'torch\.jit\._script')
+_warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning,
+                         module=r'torch\.jit\._script')

@@ -33,14 +33,17 @@ def _dl_rngs(dls):
     return [_jsonable(_base_dl(dl).rng.getstate()) if hasattr(_base_dl(dl), 'rng') else None for dl in dls.loaders]
 
 def reseed_dls(dls):
-    "Give every DataLoader a shuffling RNG drawn from python's (seeded) generator, so DataLoaders made before seeding shuffle the same."
+    """Give every DataLoader a shuffling RNG drawn from python's (seeded) generator, so DataLoaders made before seeding
+    shuffle the same."""
     for dl in dls.loaders:
         if hasattr(_base_dl(dl), 'rng'): _base_dl(dl).rng = random.Random(random.randint(0, 2**32 - 1))
 
 def rng_state(dls=None):
-    "This process's generator states as (tensors, json): torch's CPU generator and the one of its own GPU (`cuda:LOCAL_RANK` under torchrun), numpy's, python's, the loaders'."
+    """This process's generator states as (tensors, json): torch's CPU generator and the one of its own GPU
+    (`cuda:LOCAL_RANK` under torchrun), numpy's, python's, the loaders'."""
     t = {'rng.torch': torch.get_rng_state()}
-    if torch.cuda.is_available(): t['rng.cuda'] = torch.cuda.get_rng_state()   # the current device: the only one this process draws from
+    if torch.cuda.is_available():
+        t['rng.cuda'] = torch.cuda.get_rng_state()   # the current device: the only one this process draws from
     kind, key, pos, has_gauss, gauss = np.random.get_state()
     t['rng.numpy'] = torch.from_numpy(key.astype(np.int64))
     j = dict(python=_jsonable(random.getstate()), numpy=[kind, int(pos), int(has_gauss), float(gauss)],
@@ -51,7 +54,8 @@ def set_rng_state(t, j, dls=None):
     "Restore what `rng_state` returned, into this process's generators (the CUDA state into its own device only)."
     torch.set_rng_state(t['rng.torch'])
     if torch.cuda.is_available():
-        s = t.get('rng.cuda', t.get(f'rng.cuda.{torch.cuda.current_device()}'))   # older checkpoints kept every device's state
+        s = t.get('rng.cuda',
+                  t.get(f'rng.cuda.{torch.cuda.current_device()}'))   # older checkpoints kept every device's state
         if s is not None: torch.cuda.set_rng_state(s)
     kind, pos, has_gauss, gauss = j['numpy']
     np.random.set_state((kind, t['rng.numpy'].numpy().astype(np.uint32), pos, has_gauss, gauss))
@@ -62,7 +66,8 @@ def set_rng_state(t, j, dls=None):
 
 # %% ../nbs/11_checkpoint.ipynb #5e1d0a02
 def gather_rng_states(dls=None, train_rng=None) -> list:
-    "Every process's `rng_state(dls)`, as a list by rank (a collective in a multi-process run: every process calls it); `train_rng` replaces the training loader's RNG (a mid-epoch checkpoint keeps the one its epoch began with)."
+    """Every process's `rng_state(dls)`, as a list by rank (a collective in a multi-process run: every process calls
+    it); `train_rng` replaces the training loader's RNG (a mid-epoch checkpoint keeps the one its epoch began with)."""
     t, j = rng_state(dls)
     if train_rng is not None and j['dls']: j['dls'][0] = train_rng
     if not _distributed(): return [(t, j)]
@@ -73,15 +78,19 @@ def gather_rng_states(dls=None, train_rng=None) -> list:
 def _rank_key(rank, k): return f'rank{rank}.{k}' if rank else k
 
 def restore_rng_states(t, meta, dls=None, rank=None, where='checkpoint') -> bool:
-    "Restore into this process (rank `rank`, default fastai's `rank_distrib()`) the generator states that the checkpoint `(t, meta)` keeps for it; False (and a warning) when it has none for that rank, which is then seeded from (step, rank)."
+    """Restore into this process (rank `rank`, default fastai's `rank_distrib()`) the generator states that the
+    checkpoint `(t, meta)` keeps for it; False (and a warning) when it has none for that rank, which is then seeded
+    from (step, rank)."""
     rank = rank_distrib() if rank is None else int(rank)
     js = [meta['rng']] + list(meta.get('rng_ranks') or [])
     if rank < len(js):
         pre = _rank_key(rank, '')
         set_rng_state({k[len(pre):]: v for k, v in t.items() if k.startswith(pre + 'rng.')}, js[rank], dls)
         return True
-    warnings.warn(f'{where}: written by {len(js)} process(es), it has no random state for rank {rank}; seeding rank {rank} from (step, rank)')
-    set_rng_state({k: v for k, v in t.items() if k.startswith('rng.')}, js[0], dls)   # the loaders' shuffling (rank 0 draws the order anyway)
+    warnings.warn(f'{where}: written by {len(js)} process(es), it has no random state for rank {rank}; seeding rank '
+                  f'{rank} from (step, rank)')
+    set_rng_state({k: v for k, v in t.items() if k.startswith('rng.')}, js[0],
+                  dls)   # the loaders' shuffling (rank 0 draws the order anyway)
     seed = int(np.random.SeedSequence([int(meta.get('step', 0)), rank]).generate_state(1)[0])
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)   # torch.manual_seed seeds every GPU too
     return False
@@ -105,17 +114,20 @@ def _opt_join(tensors, j, current):
     for pid, d in j['state'].items(): state.setdefault(int(pid), {}).update(d)
     groups = []
     for g, cur in zip(j['param_groups'], current['param_groups']):   # lists back to tuples where torch had tuples
-        groups.append({k: (tuple(v) if isinstance(cur.get(k), tuple) and isinstance(v, list) else v) for k, v in g.items()})
+        groups.append({k: (tuple(v) if isinstance(cur.get(k), tuple) and isinstance(v, list) else v) for k,
+                       v in g.items()})
     return dict(state=state, param_groups=groups)
 
 def _cb(learn, cls): return next((c for c in learn.cbs if isinstance(c, cls)), None)
 
 def _resumable(learn):
-    "The callbacks whose state a checkpoint keeps: those whose class says `resumable = True` (the schedules, the log), each with `state_dict`/`load_state_dict`."
+    """The callbacks whose state a checkpoint keeps: those whose class says `resumable = True` (the schedules, the log),
+    each with `state_dict`/`load_state_dict`."""
     return [c for c in learn.cbs if getattr(type(c), 'resumable', False)]
 
 def skip_first_batches(dl, n: int):
-    "Make the next pass over the fastai DataLoader `dl` start at its batch `n`: nothing is loaded for the first `n` (one pass only)."
+    """Make the next pass over the fastai DataLoader `dl` start at its batch `n`: nothing is loaded for the first `n`
+    (one pass only)."""
     n = int(n)
     if n <= 0: return dl
     own = vars(dl).get('get_idxs')   # fastai lets a DataLoader carry its own get_idxs
@@ -135,7 +147,8 @@ def _save_pair(stem, tensors, meta):
     "Write `<stem>.safetensors` then `<stem>.json`, each atomically, tied by a random token."
     meta = dict(meta, token=secrets.token_hex(8))
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-    return write_pair(stem, lambda tmp: save_file(tensors, str(tmp), metadata={'token': meta['token']}), json.dumps(meta))[1]
+    return write_pair(stem, lambda tmp: save_file(tensors, str(tmp), metadata={'token': meta['token']}),
+                      json.dumps(meta))[1]
 
 def _ckpt_stem(path):
     p = Path(path)
@@ -145,31 +158,40 @@ def _ckpt_stem(path):
     return p
 
 def save_checkpoint(learn, stem, epoch, batch=0, train_rng=None, rngs=None) -> Path:
-    "Everything needed to continue `learn`'s fit at batch `batch` of epoch `epoch` (0: its start); returns the JSON path. `train_rng`: the training loader's shuffling RNG as the epoch began (`_dl_rngs(dls)[0]` then). `rngs`: every process's generator states (`gather_rng_states`), default this process's."
+    """Everything needed to continue `learn`'s fit at batch `batch` of epoch `epoch` (0: its start); returns the JSON
+    path. `train_rng`: the training loader's shuffling RNG as the epoch began (`_dl_rngs(dls)[0]` then). `rngs`:
+    every process's generator states (`gather_rng_states`), default this process's."""
     tensors = {f'model.{k}': v for k, v in _unwrap(learn.model).state_dict().items()}
     ga = _cb(learn, GradientAccumulation)
     accum = int(getattr(ga, 'count', 0) or 0) if ga is not None else 0
     if accum:   # inside an accumulation window the summed gradients are state too
         tensors.update({f'grad.{k}': p.grad for k, p in _unwrap(learn.model).named_parameters() if p.grad is not None})
     best = _cb(learn, BestModel)
-    if best is not None and best.best_state is not None: tensors.update({f'best.{k}': v for k, v in best.best_state.items()})
+    if best is not None and best.best_state is not None: tensors.update({f'best.{k}': v for k,
+                                                                         v in best.best_state.items()})
     opt = getattr(learn.opt, 'opt', learn.opt)
-    if not isinstance(opt, torch.optim.Optimizer): raise TypeError(f'checkpoints need a torch optimizer (fastai OptimWrapper), not {type(opt).__name__}')
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise TypeError(f'checkpoints need a torch optimizer (fastai OptimWrapper), not {type(opt).__name__}')
     ot, oj = _opt_split(opt.state_dict())
     if rngs is None:
         rt, rj = rng_state(learn.dls)
-        if batch and train_rng is not None and rj['dls']: rj['dls'][0] = train_rng   # the resumed pass redraws this epoch's order
+        if batch and train_rng is not None and rj['dls']:
+            rj['dls'][0] = train_rng   # the resumed pass redraws this epoch's order
         rngs = [(rt, rj)]
     tensors.update(ot)
     for r, (rt, _) in enumerate(rngs): tensors.update({_rank_key(r, k): v for k, v in rt.items()})
     scaler = getattr(learn, 'scaler', None)
-    meta = dict(format='dirtymnist-resume-1', epoch=int(epoch), batch=int(batch), step=int(getattr(learn, 'train_iter', 0)), accum_count=accum, optimizer=oj,
+    meta = dict(format='dirtymnist-resume-1', epoch=int(epoch), batch=int(batch), step=int(getattr(learn, 'train_iter',
+            0)), accum_count=accum, optimizer=oj,
                 rng=rngs[0][1], rng_ranks=[j for _, j in rngs[1:]],
                 scaler=_jsonable(scaler.state_dict()) if scaler is not None else None,
                 best=dict(acc=best.best_acc, step=best.best_step) if best is not None else None,
                 callbacks=_jsonable({type(cb).__name__: cb.state_dict() for cb in _resumable(learn)}),
-                smooth_loss=dict(val=float(learn.recorder.smooth_loss.val), count=int(learn.recorder.smooth_loss.count)) if hasattr(learn, 'recorder') and hasattr(learn.recorder.smooth_loss, 'val') else None,
-                run_id=getattr(learn, 'run_id', None), config=_cfg_dict(learn.cfg) if getattr(learn, 'cfg', None) is not None else None)
+                smooth_loss=dict(val=float(learn.recorder.smooth_loss.val),
+                                 count=int(learn.recorder.smooth_loss.count)) if hasattr(learn,
+                                         'recorder') and hasattr(learn.recorder.smooth_loss, 'val') else None,
+                run_id=getattr(learn, 'run_id', None), config=_cfg_dict(learn.cfg) if getattr(learn, 'cfg',
+                        None) is not None else None)
     return _save_pair(_ckpt_stem(stem), tensors, meta)
 
 def load_checkpoint(path):
@@ -177,7 +199,8 @@ def load_checkpoint(path):
     stem = _ckpt_stem(path)
     st, js = stem.with_name(stem.name + '.safetensors'), stem.with_name(stem.name + '.json')
     for p in (js, st):
-        if not p.is_file(): raise FileNotFoundError(f'{p}: resume checkpoint file missing (a checkpoint is a .resume.json + .resume.safetensors pair)')
+        if not p.is_file(): raise FileNotFoundError(f'{p}: resume checkpoint file missing (a checkpoint is a '
+                                                    '.resume.json + .resume.safetensors pair)')
     try: meta = json.loads(js.read_text())
     except json.JSONDecodeError as e: raise ValueError(f'{js}: not a valid checkpoint JSON ({e})') from None
     if meta.get('format') != 'dirtymnist-resume-1': raise ValueError(f'{js}: not a dirtymnist resume checkpoint')
@@ -186,8 +209,11 @@ def load_checkpoint(path):
     return load_file(str(st)), meta
 
 class ResumeFrom(Callback):
-    "Restore a checkpoint's model, optimizer, scaler, schedule, best weights, logs, step and RNG at the start of the fit; its epoch starts at its batch."
-    order = DistributedTrainer.order + 1   # after MixedPrecision (creates the scaler) and DistributedTrainer (wraps the loaders)
+    """Restore a checkpoint's model, optimizer, scaler, schedule, best weights, logs, step and RNG at the start of the
+    fit; its epoch starts at its batch."""
+    order = (
+        DistributedTrainer.order + 1
+    )  # after MixedPrecision (creates the scaler) and DistributedTrainer (wraps the loaders)
     def __init__(self, tensors, meta): store_attr(); self.skip, self._offset = int(meta.get('batch', 0) or 0), 0
     def before_fit(self):
         t, j, learn = self.tensors, self.meta, self.learn
@@ -198,7 +224,8 @@ class ResumeFrom(Callback):
         opt.load_state_dict(_opt_join(t, j['optimizer'], opt.state_dict()))
         if j.get('scaler') and getattr(learn, 'scaler', None) is not None: learn.scaler.load_state_dict(j['scaler'])
         states = dict(j.get('callbacks') or {})
-        for name, key in (('CosinePerEpoch', 'scheduler'), ('StepLogger', 'log')):   # checkpoints written before `callbacks`
+        for name, key in (('CosinePerEpoch', 'scheduler'), ('StepLogger',
+                                                            'log')):   # checkpoints written before `callbacks`
             if j.get(key) is not None: states.setdefault(name, j[key])
         for cb in _resumable(learn):
             if type(cb).__name__ in states: cb.load_state_dict(states[type(cb).__name__])
@@ -212,12 +239,19 @@ class ResumeFrom(Callback):
         for k, p in model.named_parameters():
             if k in grads: p.grad = grads[k].to(p.device, p.dtype)
         learn.train_iter = int(j['step'])
-        self._smooth = j.get('smooth_loss')   # restored in before_epoch: fastai's Recorder.before_fit (order 50, after this) resets it
-        restore_rng_states(t, j, learn.dls)   # this process's own; StepLogger.before_fit (later) rewrites the CSV up to this step
+        self._smooth = j.get(
+            'smooth_loss'
+        )  # restored in before_epoch: fastai's Recorder.before_fit (order 50, after this) resets it
+        restore_rng_states(
+            t, j, learn.dls
+        )  # this process's own; StepLogger.before_fit (later) rewrites the CSV up to this step
     def before_epoch(self):
         s, self._smooth = getattr(self, '_smooth', None), None
         if s and hasattr(self.learn, 'recorder'):
-            self.learn.recorder.smooth_loss.val, self.learn.recorder.smooth_loss.count = torch.tensor(float(s['val'])), int(s['count'])
+            self.learn.recorder.smooth_loss.val, self.learn.recorder.smooth_loss.count = (
+                torch.tensor(float(s['val'])),
+                int(s['count']),
+            )
     def before_train(self):
         if not self.skip or self.epoch != int(self.meta['epoch']): return
         dl, k = self.learn.dl, self.skip
@@ -228,26 +262,36 @@ class ResumeFrom(Callback):
         self.skip, self._offset = 0, k
     def before_batch(self):
         if not self.training or not self._offset: return
-        self.learn.iter = self.iter + self._offset   # fastai numbers the pass from 0; the epoch's batch numbers go on from k
+        self.learn.iter = (
+            self.iter + self._offset
+        )  # fastai numbers the pass from 0; the epoch's batch numbers go on from k
         if self._fl is not None and 'generator' in vars(self._fl): del self._fl.generator
     def after_train(self): self._offset = 0
 
 class Checkpointer(Callback):
-    "Save a resume checkpoint to `<stem>.resume.*` at the end of every epoch and (`at_validation`) after every validation inside one (rank 0)."
-    order = ProgressCallback.order + 30   # after everything else that runs after a batch: the saved RNG state is the one the next batch starts from
-    def __init__(self, stem, at_validation=True): self.stem, self.at_validation, self._due, self._rng0 = _ckpt_stem(stem), at_validation, False, None
+    """Save a resume checkpoint to `<stem>.resume.*` at the end of every epoch and (`at_validation`) after every
+    validation inside one (rank 0)."""
+    order = (
+        ProgressCallback.order + 30
+    )  # after everything else that runs after a batch: the saved RNG state is the one the next batch starts from
+    def __init__(self, stem, at_validation=True):
+        self.stem, self.at_validation, self._due, self._rng0 = _ckpt_stem(stem), at_validation, False, None
     def before_fit(self): self._due = False
-    def before_train(self): self._rng0 = _dl_rngs(self.dls)[0] if self.dls.loaders else None   # before the pass draws its order
+    def before_train(self):
+        self._rng0 = _dl_rngs(self.dls)[0] if self.dls.loaders else None   # before the pass draws its order
     def after_val_check(self):
-        if self.at_validation and self.training and getattr(self.learn, 'val_kind', None) == 'interval': self._due = True
+        if self.at_validation and self.training and getattr(self.learn, 'val_kind',
+                                                            None) == 'interval': self._due = True
     def after_batch(self):
         if not self._due: return
         self._due = False
         rngs = gather_rng_states(self.dls, self._rng0)   # every process takes part; rank 0 writes
         if rank_distrib() == 0:
-            self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch, batch=self.iter + 1, rngs=rngs)
+            self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch, batch=self.iter + 1,
+                                                         rngs=rngs)
     def after_epoch(self):
         if self.epoch < getattr(self.learn, 'resume_epoch', 0): return
         rngs = gather_rng_states(self.dls)
-        if rank_distrib() == 0: self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1, rngs=rngs)
+        if rank_distrib() == 0: self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1,
+                                                                             rngs=rngs)
 

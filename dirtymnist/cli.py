@@ -17,9 +17,11 @@ USER_ERRORS = (ValueError, OSError)   # bad input, or a file system that refuses
 MAX_MESSAGE = 300
 
 def error_message(e, limit=MAX_MESSAGE) -> str:
-    "The one line a tool prints for the user error `e`: an `OSError` as `path: reason`, newlines collapsed, at most `limit` characters."
+    """The one line a tool prints for the user error `e`: an `OSError` as `path: reason`, newlines collapsed, at most
+    `limit` characters."""
     if isinstance(e, OSError) and e.strerror and e.filename is not None:
-        msg = f'{e.filename}' + (f' -> {e.filename2}' if e.filename2 else '') + f': {e.strerror[0].lower() + e.strerror[1:]}'
+        msg = f'{e.filename}' + (f' -> {e.filename2}' if e.filename2
+                                 else '') + f': {e.strerror[0].lower() + e.strerror[1:]}'
     else: msg = str(e) or type(e).__name__
     msg = ' '.join(msg.split())
     return msg if len(msg) <= limit else msg[:limit - 24] + f' ... ({len(msg)} characters)'
@@ -33,12 +35,14 @@ def cli_parser(func, prog=None):
                 alias = o.replace('_', '-')
                 act.option_strings.insert(0, alias)
                 p._option_string_actions[alias] = act
-    def error(msg): raise SystemExit(print(f'{p.prog}: error: {error_message(msg)} (see {p.prog} --help)', file=sys.stderr) or 2)
+    def error(msg): raise SystemExit(print(f'{p.prog}: error: {error_message(msg)} (see {p.prog} --help)',
+                                           file=sys.stderr) or 2)
     p.error = error   # argparse's own errors: one line, not the usage and then the error
     return p
 
 def run_cli(func, prog=None, argv=None):
-    "Parse `argv` (default `sys.argv[1:]`) for `func`, call it and return its result; a user error exits with one line, a bug with its traceback."
+    """Parse `argv` (default `sys.argv[1:]`) for `func`, call it and return its result; a user error exits with one
+    line, a bug with its traceback."""
     prog = prog or func.__name__
     args = vars(cli_parser(func, prog).parse_args(sys.argv[1:] if argv is None else [str(a) for a in argv]))
     args.pop('pdb', None); args.pop('xtra', None)
@@ -52,7 +56,8 @@ def run_cli(func, prog=None, argv=None):
         raise SystemExit(3) from None
 
 def entry_point(func, prog):
-    "The console-script entry for `func`: `main()` parses `sys.argv` and returns None (success exits 0); `main(argv)` returns `func`'s result."
+    """The console-script entry for `func`: `main()` parses `sys.argv` and returns None (success exits 0); `main(argv)`
+    returns `func`'s result."""
     def main(argv=None):
         res = run_cli(func, prog, argv)
         return None if argv is None else res
@@ -85,12 +90,16 @@ def check_folder(path, what=None):
     return p
 
 def check_paths(inputs=(), outputs=()):
-    "Before any work: raise a one-line error if an output is also an input or another output, is a folder, or cannot be written."
+    """Before any work: raise a one-line error if an output is also an input or another output, is a folder, or cannot
+    be written."""
     ins = [Path(p).expanduser() for p in inputs if p is not None]
     outs = []
     for o in (Path(p).expanduser() for p in outputs if p is not None):
         for i in ins:
-            if same_file(o, i): raise ValueError(f'{o}: is also an input ({i}); writing it would destroy that input; choose another output path')
+            if same_file(o, i):
+                raise ValueError(
+                    f'{o}: is also an input ({i}); writing it would destroy that input; choose another output path'
+                )
         for o2 in outs:
             if same_file(o, o2): raise ValueError(f'{o} and {o2} are the same file; give each output its own path')
         if o.is_dir(): raise IsADirectoryError(f'{o}: is a folder; give a file name for the output')
@@ -104,13 +113,16 @@ def check_number(name, value, lo=None, hi=None, integer=True):
     ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (not integer or float(value).is_integer())
     if ok and (lo is None or value >= lo) and (hi is None or value <= hi): return int(value) if integer else value
     rng = ' and '.join(s for s in (f'>= {lo}' if lo is not None else '', f'<= {hi}' if hi is not None else '') if s)
-    raise ValueError(f'{name} must be {"an integer" if integer else "a number"}{" " + rng if rng else ""}, got {value!r}')
+    raise ValueError(f'{name} must be {"an integer" if integer else "a number"}{" " + rng if rng else ""}, got '
+                     f'{value!r}')
 
 # %% ../nbs/00_cli.ipynb #28a1a3e3
 def progress_mode(mode=None, stream=None) -> str:
-    "'bar' (a live line: `stream`, default stderr, is a terminal), 'lines' (one plain line now and then) or 'off'; `mode` or env `DIRTYMNIST_PROGRESS` may say which ('auto': look at `stream`)."
+    """'bar' (a live line: `stream`, default stderr, is a terminal), 'lines' (one plain line now and then) or 'off';
+    `mode` or env `DIRTYMNIST_PROGRESS` may say which ('auto': look at `stream`)."""
     m = str(mode or os.environ.get('DIRTYMNIST_PROGRESS') or 'auto').lower()
-    if m not in ('auto', 'bar', 'lines', 'off'): raise ValueError(f'progress mode {m!r} (DIRTYMNIST_PROGRESS) is not one of auto, bar, lines, off')
+    if m not in ('auto', 'bar', 'lines', 'off'):
+        raise ValueError(f'progress mode {m!r} (DIRTYMNIST_PROGRESS) is not one of auto, bar, lines, off')
     if m != 'auto': return m
     try: return 'bar' if (stream if stream is not None else sys.stderr).isatty() else 'lines'
     except (AttributeError, ValueError): return 'lines'

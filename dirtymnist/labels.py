@@ -4,7 +4,8 @@
 
 # %% ../nbs/01_labels.ipynb #d8db6c66
 from __future__ import annotations
-import os, tempfile
+import json, os, tempfile
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['VOCAB', 'RECORD_COLUMNS', 'few', 'check_thresholds', 'atomic_write', 'read_labels', 'write_labels',
-           'write_placements', 'read_placements']
+__all__ = ['VOCAB', 'RECORD_COLUMNS', 'few', 'check_thresholds', 'loadcheck_thresholds', 'writecheck_thresholds',
+           'savecheck_thresholds', 'atomic_write', 'read_labels', 'write_labels', 'letters_str', 'write_placements',
+           'read_placements']
 
 # %% ../nbs/01_labels.ipynb #713d7bad
 VOCAB = list('abcdefghijklmnopqrstuvwxyz')
@@ -26,7 +28,8 @@ def few(items, n=5) -> str:
 
 # %% ../nbs/01_labels.ipynb #7feafb8c
 def check_thresholds(t, where='thresholds') -> np.ndarray:
-    "26 thresholds (float64) from one number, 26 numbers or a `{letter: t}` mapping, each in [0, 1]; else a ValueError naming `where`."
+    """26 thresholds (float64) from one number, 26 numbers or a `{letter: t}` mapping, each in [0, 1]; else a ValueError
+    naming `where`."""
     if isinstance(t, dict):
         missing = [c for c in VOCAB if c not in t]
         if missing: raise ValueError(f'{where}: no threshold for letters {few(missing, 26)}')
@@ -35,9 +38,43 @@ def check_thresholds(t, where='thresholds') -> np.ndarray:
     try: a = np.asarray(t, dtype=np.float64)
     except (TypeError, ValueError): raise ValueError(f'{where}: thresholds must be numbers') from None
     if a.ndim == 0: a = np.full(len(VOCAB), float(a))              # one threshold for every letter
-    if a.shape != (len(VOCAB),): raise ValueError(f'{where}: expected one threshold or {len(VOCAB)} (one per letter), got {a.size}')
+    if a.shape != (len(VOCAB),): raise ValueError(f'{where}: expected one threshold or {len(VOCAB)} (one per letter), '
+                                                  f'got {a.size}')
     if not ((a >= 0) & (a <= 1)).all(): raise ValueError(f'{where}: thresholds must lie in [0, 1]')
     return a
+
+# %% ../nbs/01_labels.ipynb #c06bca42
+def _read_json(path, what) -> tuple[Path, object]:
+    """(path, content) of a JSON file; a model's `.safetensors` stands for the `.json` beside it; errors name the file
+    and `what` it should be."""
+    path = Path(path)
+    if path.suffix == '.safetensors': path = path.with_suffix('.json')
+    if not path.is_file(): raise FileNotFoundError(f'{path}: no such {what}')
+    try: return path, json.loads(path.read_text())
+    except json.JSONDecodeError as e: raise ValueError(f'{path}: not valid JSON ({e})') from None
+
+def loadcheck_thresholds(path) -> np.ndarray:
+    "26 thresholds from a JSON list, a `{letter: t}` mapping, one number, or a model JSON with key `threshold`."
+    path, obj = _read_json(path, 'thresholds file')
+    if isinstance(obj, Mapping) and 'threshold' in obj: obj = obj['threshold']
+    elif isinstance(obj, Mapping) and isinstance(obj.get('meta'),
+                                                 Mapping) and 'threshold' in obj['meta']: obj = obj['meta']['threshold']
+    return check_thresholds(obj, str(path))
+
+def writecheck_thresholds(path, thresholds) -> Path:
+    "Write 26 thresholds as a `{letter: threshold}` JSON file, atomically."
+    t = check_thresholds(thresholds, str(path))
+    with atomic_write(path) as f: json.dump({c: round(float(v), 6) for c, v in zip(VOCAB, t)}, f, indent=1)
+    return Path(path)
+
+def savecheck_thresholds(model_json, thresholds) -> Path:
+    "Store 26 thresholds under the key `threshold` of a model's JSON metadata, atomically."
+    path, meta = _read_json(model_json, 'model JSON')
+    if not isinstance(meta, dict): raise ValueError(f'{path}: expected a JSON object')
+    t = [round(float(v), 6) for v in check_thresholds(thresholds, str(path))]
+    (meta['meta'] if isinstance(meta.get('meta'), dict) else meta)['threshold'] = t
+    with atomic_write(path) as f: json.dump(meta, f, indent=2)
+    return path
 
 # %% ../nbs/01_labels.ipynb #c869d738
 @contextmanager
@@ -75,7 +112,9 @@ def read_labels(path, probs=False) -> pd.DataFrame:
     df.columns = cols
     if 'index' not in cols:
         sep = ' (is it separated by commas?)' if len(cols) == 1 and any(s in cols[0] for s in ';\t') else ''
-        raise _bad(path, f'no `index` column{sep}; columns: {few([c[:20] + ("..." if len(c) > 20 else "") for c in cols], 5)}')
+        raise _bad(
+            path, f'no `index` column{sep}; columns: {few([c[:20] + ("..." if len(c) > 20 else "") for c in cols], 5)}'
+        )
     missing = [c for c in VOCAB if c not in cols]
     if missing: raise _bad(path, f'missing letter columns: {few(missing, 26)}')
     extra = [c for c in cols if c not in VOCAB and c != 'index']
@@ -85,7 +124,10 @@ def read_labels(path, probs=False) -> pd.DataFrame:
     bad = index.isna() | (index != index.round())
     if bad.any(): raise _bad(path, f'`index` is not an integer on line(s) {_rows(df, bad)}')
     dup = index.duplicated(keep=False)
-    if dup.any(): raise _bad(path, f'duplicate indices {few(sorted(set(index[dup].astype(int))), 10)} on line(s) {_rows(df, dup)}')
+    if dup.any():
+        raise _bad(
+            path, f'duplicate indices {few(sorted(set(index[dup].astype(int))), 10)} on line(s) {_rows(df, dup)}'
+        )
     vals = df[VOCAB].apply(pd.to_numeric, errors='coerce')
     nan = vals.isna().any(axis=1)
     if nan.any(): raise _bad(path, f'empty or non-numeric letter values on line(s) {_rows(df, nan)}')
@@ -96,7 +138,9 @@ def read_labels(path, probs=False) -> pd.DataFrame:
         v = v.astype(np.float32)
     else:
         out = ~np.isin(v, (0, 1)).all(axis=1)
-        if out.any(): raise _bad(path, f'labels must be 0 or 1; see line(s) {_rows(df, out)} (they look like probabilities; 0/1 flags are expected here)')
+        if out.any(): raise _bad(path,
+                                 f'labels must be 0 or 1; see line(s) {_rows(df, out)} '
+                                 '(they look like probabilities; 0/1 flags are expected here)')
         v = v.astype(np.int8)
     res = pd.DataFrame(v, columns=VOCAB, index=pd.Index(index.astype(np.int64).to_numpy(), name='index'))
     return res
@@ -106,18 +150,27 @@ def write_labels(df: pd.DataFrame, path, float_format='%.6f') -> Path:
     "Write `df` (indexed by image index, columns `a..z`) as an `index,a..z` CSV, sorted, atomically."
     missing = [c for c in VOCAB if c not in df.columns]
     if missing: raise ValueError(f'cannot write {path}: missing letter columns {", ".join(missing)}')
-    if df.index.has_duplicates: raise ValueError(f'cannot write {path}: duplicate indices {sorted(set(df.index[df.index.duplicated()]))[:10]}')
+    if df.index.has_duplicates: raise ValueError(f'cannot write {path}: duplicate indices '
+                                                 f'{sorted(set(df.index[df.index.duplicated()]))[:10]}')
     out = df[VOCAB].sort_index()
     out.index = out.index.astype(np.int64)
     out.index.name = 'index'
     with atomic_write(path, newline='') as f: out.to_csv(f, float_format=float_format)
     return Path(path)
 
+# %% ../nbs/01_labels.ipynb #fe17dbc0
+def letters_str(flags, threshold=0.5) -> str:
+    "The letters whose flag (or probability) is above `threshold`, as one string, e.g. `'acgk'`."
+    flags = np.asarray(flags, dtype=np.float64).reshape(-1)
+    if len(flags) != len(VOCAB): raise ValueError(f'expected {len(VOCAB)} flags, got {len(flags)}')
+    return ''.join(l for l, f in zip(VOCAB, flags) if f > threshold)
+
 # %% ../nbs/01_labels.ipynb #e705d800
 RECORD_COLUMNS = ['index', 'letter', 'cx', 'cy', 'scale', 'angle', 'dimmed', 'dim_factor', 'dilated', 'ink', 'covered']
 _KINDS = dict(index='count', letter='letter', cx='real', cy='real', scale='real', angle='real', dimmed='flag',
               dim_factor='real', dilated='flag', ink='count', covered='share')
-_WHAT = dict(count='a whole number >= 0', letter='a letter a..z', real='a finite number', flag='0 or 1', share='a number in [0, 1]')
+_WHAT = dict(count='a whole number >= 0', letter='a letter a..z', real='a finite number', flag='0 or 1',
+             share='a number in [0, 1]')
 
 def write_placements(df: pd.DataFrame, path) -> Path:
     "Write a per-letter record as a CSV with the columns `RECORD_COLUMNS`, atomically."
@@ -127,16 +180,19 @@ def write_placements(df: pd.DataFrame, path) -> Path:
     return Path(path)
 
 def read_placements(path) -> pd.DataFrame:
-    "Read a per-letter record CSV, checking its columns and every value; `ValueError` names the file, line and column of a bad one."
+    """Read a per-letter record CSV, checking its columns and every value; `ValueError` names the file, line and column
+    of a bad one."""
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such placements file')
     try: raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError: raise ValueError(f'{path}: the file is empty') from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e: raise ValueError(f'{path}: not a valid CSV ({e})') from None
+    except (pd.errors.ParserError,
+            UnicodeDecodeError) as e: raise ValueError(f'{path}: not a valid CSV ({e})') from None
     cols = [str(c).strip() for c in raw.columns]
     if cols != RECORD_COLUMNS:
         missing, extra = [c for c in RECORD_COLUMNS if c not in cols], [c for c in cols if c not in RECORD_COLUMNS]
-        why = '; '.join(([f'missing {", ".join(missing)}'] if missing else []) + ([f'unexpected {", ".join(extra)}'] if extra else [])) or 'wrong order'
+        why = '; '.join(([f'missing {", ".join(missing)}'] if missing else []) + ([f'unexpected {", ".join(extra)}']
+                if extra else [])) or 'wrong order'
         raise ValueError(f'{path}: the columns must be {",".join(RECORD_COLUMNS)} ({why})')
     raw.columns = cols
     out = {}
@@ -156,6 +212,7 @@ def read_placements(path) -> pd.DataFrame:
         if not ok.all():
             bad = np.flatnonzero(~ok)
             more = f' (and {len(bad) - 1} more lines)' if len(bad) > 1 else ''
-            raise ValueError(f'{path}: line {bad[0] + 2}, column `{c}`: {raw[c].iloc[bad[0]]!r} is not {_WHAT[kind]}{more}')
+            raise ValueError(f'{path}: line {bad[0] + 2}, column `{c}`: {raw[c].iloc[bad[0]]!r} is not '
+                             f'{_WHAT[kind]}{more}')
         out[c] = v
     return pd.DataFrame(out, columns=RECORD_COLUMNS)

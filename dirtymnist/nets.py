@@ -18,8 +18,10 @@ def _cbr(i, o, s=1):
     return nn.Sequential(nn.Conv2d(i, o, 3, s, 0, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
 
 class WindowNet(nn.Module):
-    "A letter spotter of unpadded convolutions: a `window` px square -> 27 logits (26 letters + background); a whole image -> one cell every `stride` px."
-    def __init__(self, stem=32, layers=((64, 2), (96, 1), (128, 2), (128, 1)), down=4, orbit=True, num_classes=26, in_chans=1, **kwargs):
+    """A letter spotter of unpadded convolutions: a `window` px square -> 27 logits (26 letters + background); a whole
+    image -> one cell every `stride` px."""
+    def __init__(self, stem=32, layers=((64, 2), (96, 1), (128, 2), (128, 1)), down=4, orbit=True, num_classes=26,
+                 in_chans=1, **kwargs):
         super().__init__()
         if num_classes != BG: raise ValueError(f'WindowNet predicts the 26 letters; num_classes={num_classes}')
         if in_chans != 1: raise ValueError(f'WindowNet reads one grey channel; in_chans={in_chans}')
@@ -40,27 +42,36 @@ class WindowNet(nn.Module):
         "True with `orbit`: tells `dirtymnist.predict` that its 4x rot90 TTA would only repeat this model's prediction."
         return self.orbit
     def planes(self, x):
-        "The two input planes at 1/`down` resolution: the fraction of saturated pixels and the mean grey level (x `down`)."
+        """The two input planes at 1/`down` resolution: the fraction of saturated pixels and the mean grey level (x
+        `down`)."""
         x = x[:, :1].float()
         return F.avg_pool2d((x > SAT).float(), self.down) * 2 - 1, F.avg_pool2d(x, self.down) * self.down
     def _cells(self, sat, raw):
-        fmt = torch.channels_last if self.stem_sat.weight.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        fmt = (
+            torch.channels_last
+            if self.stem_sat.weight.is_contiguous(memory_format=torch.channels_last)
+            else torch.contiguous_format
+        )
         sat, raw = sat.contiguous(memory_format=fmt), raw.contiguous(memory_format=fmt)
         return self.head(self.body(F.relu(self.stem_bn(self.stem_sat(sat) + self.stem_raw(raw)))))
     def cells(self, x):
-        "Cell logits `(B, 27, h, w)` of the windows of `x`; with `orbit`, the mean over its four rot90 turns (exactly rot90-invariant)."
+        """Cell logits `(B, 27, h, w)` of the windows of `x`; with `orbit`, the mean over its four rot90 turns (exactly
+        rot90-invariant)."""
         sat, raw = self.planes(x)
         if not self.orbit: return self._cells(sat, raw)
-        # the planes are turned, not the input: pooling commutes with quarter turns (sides are multiples of `down`), 16x less to copy
+        # the planes are turned, not the input: pooling commutes with quarter turns (sides are multiples of `down`), 16x
+        # less to copy
         B, turns = len(x), lambda p: torch.cat([torch.rot90(p, r, (2, 3)) for r in range(4)])
         c = self._cells(turns(sat), turns(raw))
         c = c.view(4, B, *c.shape[1:])
         return torch.stack([torch.rot90(c[r], -r, (2, 3)) for r in range(4)]).mean(0)
     def padded(self, x):
-        "`x` framed by `pad` px of uniform noise (the same every call; a pinwheel, unchanged by quarter turns, for square images), so that every cell sees a whole window."
+        """`x` framed by `pad` px of uniform noise (the same every call; a pinwheel, unchanged by quarter turns, for
+        square images), so that every cell sees a whole window."""
         B, _, H, W = x.shape
         p = self.pad
-        if H % self.stride or W % self.stride: raise ValueError(f'image size {H}x{W} must be a multiple of the stride {self.stride}')
+        if H % self.stride or W % self.stride: raise ValueError(f'image size {H}x{W} must be a multiple of the stride '
+                                                                f'{self.stride}')
         g, Hp, Wp = torch.Generator().manual_seed(H * 100_003 + W), H + 2 * p, W + 2 * p
         if H == W:   # a pinwheel of one noise strip, so that the frame too is unchanged by quarter turns
             frame, strip = torch.zeros(Hp, Hp), torch.randint(0, 256, (p, Hp - p), generator=g).float()
@@ -79,7 +90,8 @@ class WindowNet(nn.Module):
         "Image logits `(B, 26)` from cell logits: a calibrated logistic of `presence_feature`."
         return self.calib[0] * (self.presence_feature(cells) - self.calib[1])
     def forward(self, x):
-        if x.shape[-1] == self.window and x.shape[-2] == self.window: return self.cells(x).flatten(1)   # training windows: (B, 27)
+        if x.shape[-1] == self.window and x.shape[-2] == self.window:
+            return self.cells(x).flatten(1)   # training windows: (B, 27)
         m = self.cells(self.padded(x))
         return m if self.training else self.presence(m)
     def state_dict(self, *args, **kwargs):

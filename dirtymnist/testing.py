@@ -34,6 +34,7 @@ def toy_dls(n_train=64, n_valid=32, size=32, bs=16, seed=0, device='cpu'):
 def toy_learner(*cbs, dls=None, seed=0):
     "A tiny fastai `Learner` on `toy_dls` (Adam, BCE, the contest metric) with callbacks `cbs`."
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Conv2d(1, 8, 3, stride=2), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 26))
+    net = nn.Sequential(nn.Conv2d(1, 8, 3, stride=2), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten(), nn.Linear(8, 26))
     return Learner(dls or toy_dls(), net, loss_func=nn.BCEWithLogitsLoss(), metrics=[acc], lr=1e-2, cbs=list(cbs),
                    opt_func=partial(OptimWrapper, opt=torch.optim.Adam))
