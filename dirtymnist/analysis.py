@@ -32,8 +32,8 @@ def analyse(pred, answer, record, threshold=0.5) -> dict:
     if isinstance(pred, (str, Path)): pred = read_labels(pred, probs=True)
     if isinstance(answer, (str, Path)): answer = read_labels(answer)
     rec = read_placements(record) if isinstance(record, (str, Path)) else record
-    if len(extra := pred.index.difference(answer.index)): raise ValueError(f'the prediction holds {len(extra)} images '
-                                                                           f'that the answer lacks, e.g. {extra[0]}')
+    if len(extra := pred.index.difference(answer.index)):
+        raise ValueError(f'the prediction holds {len(extra)} images that the answer lacks, e.g. {extra[0]}')
     answer = answer.loc[pred.index]
     flags = binarize(pred, threshold) if is_probs(pred) else pred
     tab = breakdown(flags, answer, rec, name=name)
@@ -164,8 +164,8 @@ def show_worst(pred, answer, images, n=12, ncols=4, size=2.6):
     get = _image_getter(images)
     p, a = _pa(pred, answer)
     wrong = wrong_counts(pred, answer).iloc[:n]
-    pos = pd.Series(np.arange(len(a)), index=answer.index if isinstance(answer,
-                                                                        pd.DataFrame) else pd.RangeIndex(len(a)))
+    pos = pd.Series(np.arange(len(a)),
+                    index=answer.index if isinstance(answer, pd.DataFrame) else pd.RangeIndex(len(a)))
     nrows = max(1, -(-len(wrong) // ncols))
     fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.9)), squeeze=False)
     for ax in axs.flat: ax.axis('off')

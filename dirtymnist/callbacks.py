@@ -80,8 +80,8 @@ def resolve_precision(precision, device) -> str:
     p, dev = str(precision or 'auto').lower(), torch.device(device or 'cpu').type
     p = {'32': 'fp32', '16': 'fp16', 'bf16-mixed': 'bf16', '16-mixed': 'fp16'}.get(p, p)
     if p == 'auto': return 'fp16' if dev == 'cuda' else 'fp32'
-    if p not in ('fp32', 'fp16',
-                 'bf16'): raise ValueError(f'train.precision={precision!r} is not one of auto, fp32, fp16, bf16')
+    if p not in ('fp32', 'fp16', 'bf16'):
+        raise ValueError(f'train.precision={precision!r} is not one of auto, fp32, fp16, bf16')
     if p == 'fp16' and dev != 'cuda': raise ValueError('train.precision=fp16 needs CUDA; use bf16 or fp32 on the CPU')
     return p
 
@@ -118,8 +118,8 @@ def run_validation(learn, dl=None):
     def add(pred, yb):
         nonlocal tot, n_labels
         loss, bs, y = learn.loss_func(pred, *yb), find_bs(yb), yb[0]
-        tot += torch.stack([loss.detach().double() * bs, correct_labels(pred, y, 0.0).sum().double(), torch.tensor(bs,
-                dtype=torch.float64, device=dev)])
+        tot += torch.stack([loss.detach().double() * bs, correct_labels(pred, y, 0.0).sum().double(),
+                            torch.tensor(bs, dtype=torch.float64, device=dev)])
         n_labels = y.shape[-1]
     _each_valid_batch(learn, dl, add)
     if _distributed(): torch.distributed.all_reduce(tot)
@@ -194,8 +194,8 @@ class StepLogger(Callback):
         self.rows = []
     def before_fit(self):
         self.t0 = time.time() - getattr(self, 'seconds_before', 0.0)
-        self._sum, self._n = getattr(self, '_window0', (0.0, 0)); self._window0 = (0.0,
-                0)   # a resume continues the loss window
+        self._sum, self._n = getattr(self, '_window0', (0.0, 0))
+        self._window0 = (0.0, 0)   # a resume continues the loss window
         if not getattr(self, 'keep_rows', False): self.rows = []
         self.keep_rows, self.seconds_before = False, 0.0
         self._file = None
@@ -246,8 +246,8 @@ class WandbLogger(Callback):
     def before_fit(self):
         if rank_distrib() != 0: self.run = None; return
         try: import wandb
-        except ImportError: raise ImportError('train.wandb=true needs wandb: pip install wandb (or set '
-                                              'train.wandb=false)') from None
+        except ImportError:
+            raise ImportError('train.wandb=true needs wandb: pip install wandb (or set train.wandb=false)') from None
         mode = os.environ.get('WANDB_MODE') or ('online' if os.environ.get('WANDB_API_KEY') else 'offline')
         rid = self.run_id or getattr(self.learn, 'run_id', None)
         self.run = wandb.init(project=self.project, id=rid, name=getattr(self.learn, 'run_name', rid), resume='allow',
@@ -296,10 +296,8 @@ class LiveProgress(Callback):
         if self.kind == 'off': return
         self.old_logger = None
         if not IN_NOTEBOOK:
-            self.old_logger, self.learn.logger = (
-                self.learn.logger,
-                noop,
-            )  # fastai's per-epoch table: these lines replace it
+            self.old_logger, self.learn.logger = (self.learn.logger,
+                                                  noop)  # fastai's per-epoch table: these lines replace it
         out = self.file or sys.stderr
         if self.kind == 'bar':
             from tqdm import tqdm
@@ -308,14 +306,8 @@ class LiveProgress(Callback):
             cols, rows = shutil.get_terminal_size(
                 (100, 20)
             )  # (tqdm's own probe reads 0 x 0 through a kernel or a pty without a size, and then draws nothing)
-            self.pbar = tqdm(
-                total=total,
-                file=out,
-                mininterval=1.0,
-                ncols=cols,
-                nrows=max(rows, 2),
-                bar_format='train {percentage:3.0f}%|{bar:12}| {desc}',
-            )
+            self.pbar = tqdm(total=total, file=out, mininterval=1.0, ncols=cols, nrows=max(rows, 2),
+                             bar_format='train {percentage:3.0f}%|{bar:12}| {desc}')
         else:
             print(
                 f'[train] {len(self.dls.train)} steps per epoch'
@@ -344,8 +336,8 @@ class LiveProgress(Callback):
         if self.kind == 'off' or self.learn.val_acc is None: return
         self.last_acc = float(self.learn.val_acc)
         line = f'[train] validation ({self.learn.val_kind}): ' + self.status()
-        if self.pbar is not None: self.pbar.set_description_str(self.status(), refresh=False); self.pbar.write(line,
-                file=self.pbar.fp)
+        if self.pbar is not None:
+            self.pbar.set_description_str(self.status(), refresh=False); self.pbar.write(line, file=self.pbar.fp)
         else: print(line, file=self.file or sys.stderr, flush=True)
     def after_fit(self):
         if getattr(self, 'pbar', None) is not None: self.pbar.close(); self.pbar = None

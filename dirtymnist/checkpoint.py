@@ -167,8 +167,8 @@ def save_checkpoint(learn, stem, epoch, batch=0, train_rng=None, rngs=None) -> P
     if accum:   # inside an accumulation window the summed gradients are state too
         tensors.update({f'grad.{k}': p.grad for k, p in _unwrap(learn.model).named_parameters() if p.grad is not None})
     best = _cb(learn, BestModel)
-    if best is not None and best.best_state is not None: tensors.update({f'best.{k}': v for k,
-                                                                         v in best.best_state.items()})
+    if best is not None and best.best_state is not None:
+        tensors.update({f'best.{k}': v for k, v in best.best_state.items()})
     opt = getattr(learn.opt, 'opt', learn.opt)
     if not isinstance(opt, torch.optim.Optimizer):
         raise TypeError(f'checkpoints need a torch optimizer (fastai OptimWrapper), not {type(opt).__name__}')
@@ -224,8 +224,8 @@ class ResumeFrom(Callback):
         opt.load_state_dict(_opt_join(t, j['optimizer'], opt.state_dict()))
         if j.get('scaler') and getattr(learn, 'scaler', None) is not None: learn.scaler.load_state_dict(j['scaler'])
         states = dict(j.get('callbacks') or {})
-        for name, key in (('CosinePerEpoch', 'scheduler'), ('StepLogger',
-                                                            'log')):   # checkpoints written before `callbacks`
+        for name, key in (('CosinePerEpoch', 'scheduler'),
+                          ('StepLogger', 'log')):   # checkpoints written before `callbacks`
             if j.get(key) is not None: states.setdefault(name, j[key])
         for cb in _resumable(learn):
             if type(cb).__name__ in states: cb.load_state_dict(states[type(cb).__name__])
@@ -248,10 +248,8 @@ class ResumeFrom(Callback):
     def before_epoch(self):
         s, self._smooth = getattr(self, '_smooth', None), None
         if s and hasattr(self.learn, 'recorder'):
-            self.learn.recorder.smooth_loss.val, self.learn.recorder.smooth_loss.count = (
-                torch.tensor(float(s['val'])),
-                int(s['count']),
-            )
+            self.learn.recorder.smooth_loss.val, self.learn.recorder.smooth_loss.count = (torch.tensor(float(s['val'])),
+                                                                                          int(s['count']))
     def before_train(self):
         if not self.skip or self.epoch != int(self.meta['epoch']): return
         dl, k = self.learn.dl, self.skip
@@ -280,8 +278,8 @@ class Checkpointer(Callback):
     def before_train(self):
         self._rng0 = _dl_rngs(self.dls)[0] if self.dls.loaders else None   # before the pass draws its order
     def after_val_check(self):
-        if self.at_validation and self.training and getattr(self.learn, 'val_kind',
-                                                            None) == 'interval': self._due = True
+        if self.at_validation and self.training and getattr(self.learn, 'val_kind', None) == 'interval':
+            self._due = True
     def after_batch(self):
         if not self._due: return
         self._due = False
@@ -292,6 +290,6 @@ class Checkpointer(Callback):
     def after_epoch(self):
         if self.epoch < getattr(self.learn, 'resume_epoch', 0): return
         rngs = gather_rng_states(self.dls)
-        if rank_distrib() == 0: self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1,
-                                                                             rngs=rngs)
+        if rank_distrib() == 0:
+            self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1, rngs=rngs)
 

@@ -79,8 +79,8 @@ class FastConfig:
     """The `fast` recipe's own knobs (`nbs/13_recipe_fast.ipynb`): the window network's shape, the windows, the
     schedule, the calibration."""
     stem: int = 32
-    layers: List[List[int]] = field(default_factory=lambda: [[64, 2], [96, 1], [128, 2], [128,
-            1]])   # (width, stride) per layer
+    layers: List[List[int]] = field(default_factory=lambda: [[64, 2], [96, 1], [128, 2],
+                                                             [128, 1]])   # (width, stride) per layer
     down: int = 4
     orbit: bool = True
     p_background: float = 0.3
@@ -170,25 +170,25 @@ def _check(cfg, src):
     def bad(key, why): raise ConfigError(f'{src}: bad value for `{key}`: {why}', key)
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing: raise ConfigError(f'{src}: `{missing[0]}` has no value', missing[0])
-    if cfg.train.precision not in PRECISIONS: bad('train.precision',
-                                                  f'{cfg.train.precision!r} is not one of {", ".join(PRECISIONS)}')
+    if cfg.train.precision not in PRECISIONS:
+        bad('train.precision', f'{cfg.train.precision!r} is not one of {", ".join(PRECISIONS)}')
     for k in ('data.image_size', 'train.batch_size', 'train.accumulate_grad_batches', 'train.log_every_n_steps',
               'model.num_classes', 'model.in_chans'):
         if OmegaConf.select(cfg, k) < 1: bad(k, f'{OmegaConf.select(cfg, k)} must be at least 1')
     for k in ('train.epochs', 'data.num_train', 'data.num_valid', 'train.max_minutes', 'train.gradient_clip_val',
               'optim.lr', 'optim.weight_decay'):
         if OmegaConf.select(cfg, k) < 0: bad(k, f'{OmegaConf.select(cfg, k)} must not be negative')
-    if cfg.train.validation_interval <= 0: bad('train.validation_interval',
-                                               f'{cfg.train.validation_interval} must be positive')
+    if cfg.train.validation_interval <= 0:
+        bad('train.validation_interval', f'{cfg.train.validation_interval} must be positive')
     if cfg.data.num_workers < -1: bad('data.num_workers', f'{cfg.data.num_workers} must be -1 (auto) or more')
     if not 0 <= cfg.model.drop_rate < 1: bad('model.drop_rate', f'{cfg.model.drop_rate} is not in [0, 1)')
-    if not 0 <= cfg.model.drop_path_rate < 1: bad('model.drop_path_rate',
-                                                  f'{cfg.model.drop_path_rate} is not in [0, 1)')
+    if not 0 <= cfg.model.drop_path_rate < 1:
+        bad('model.drop_path_rate', f'{cfg.model.drop_path_rate} is not in [0, 1)')
     if len(cfg.optim.betas) != 2: bad('optim.betas', f'{list(cfg.optim.betas)} needs two values')
     for k in ('fast.stem', 'fast.down', 'fast.calib_images'):
         if OmegaConf.select(cfg, k) < 1: bad(k, f'{OmegaConf.select(cfg, k)} must be at least 1')
-    if not cfg.fast.layers or any(len(l) != 2 or min(l) < 1 for l in cfg.fast.layers): bad('fast.layers',
-            f'{cfg.fast.layers} must be (width, stride) pairs of positive integers')
+    if not cfg.fast.layers or any(len(l) != 2 or min(l) < 1 for l in cfg.fast.layers):
+        bad('fast.layers', f'{cfg.fast.layers} must be (width, stride) pairs of positive integers')
     if not 0 <= cfg.fast.p_background < 1: bad('fast.p_background', f'{cfg.fast.p_background} is not in [0, 1)')
     if not 0 <= cfg.fast.warmup < 1: bad('fast.warmup', f'{cfg.fast.warmup} is not in [0, 1)')
 
@@ -206,8 +206,8 @@ def _read(name_or_path):
     try: raw = OmegaConf.to_container(OmegaConf.load(p))
     except Exception as e: raise ConfigError(f'{p}: not a valid YAML config ({str(e).splitlines()[0]})') from None
     if raw is None: raw = {}
-    if not isinstance(raw,
-                      dict): raise ConfigError(f'{p}: a config must be a mapping of blocks, got {type(raw).__name__}')
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{p}: a config must be a mapping of blocks, got {type(raw).__name__}')
     return raw, str(p), p.stem
 
 def load_config(name_or_path='cpu_small', overrides=()) -> DictConfig:

@@ -146,8 +146,8 @@ class ReadImage(Transform):
     def encodes(self, i: int):
         img = self.table.image(i)
         if self.mode == 'gpu':
-            if img.shape != (self.load_size, self.load_size): img = cv2.resize(img, (self.load_size, self.load_size),
-                                                                               interpolation=cv2.INTER_AREA)
+            if img.shape != (self.load_size, self.load_size):
+                img = cv2.resize(img, (self.load_size, self.load_size), interpolation=cv2.INTER_AREA)
         elif i < self.table.n_train: img = apply_seeded(self.aug, img, self.seed, self.table.epoch, i)
         elif img.shape != (self.size, self.size): img = self.resize(image=img)['image']
         return GrayImage(torch.from_numpy(np.ascontiguousarray(img))[None])
@@ -169,8 +169,8 @@ def _batch_params(n, g, size):
     ssr = u[:, 0] < 0.5
     ang = torch.where(ssr, (u[:, 1] * 2 - 1) * ROTATE, 0.) * math.pi / 180
     scale = torch.where(ssr, 1 + (u[:, 2] * 2 - 1) * SCALE, 1.)
-    tx, ty = [torch.where(ssr, (c * 2 - 1) * SHIFT * 2, 0.) for c in (u[:, 3], u[:,
-            4])]  # fraction of the side -> [-1, 1] units
+    tx, ty = [torch.where(ssr, (c * 2 - 1) * SHIFT * 2, 0.) for c in (u[:, 3],
+                                                                      u[:, 4])]  # fraction of the side -> [-1, 1] units
     hole = round(CUTOUT * size)
     cut = u[:, 5] < 0.5
     y0, x0 = [(c * (size - hole + 1)).floor().long() for c in (u[:, 6], u[:, 7])]
@@ -280,8 +280,8 @@ def make_table(cfg) -> SplitTable:
         if d.validation is not None: valid = FileImages(*read_sources(d.validation))
         else: valid = SynthImages(source_letters(d.valid_letters), d.num_valid, seed=d.seed + 1_000_003, fixed=True)
     else:
-        if not len(d.train): raise ValueError('config: data.train lists no sources and data.online is false; nothing '
-                                              'to train on')
+        if not len(d.train):
+            raise ValueError('config: data.train lists no sources and data.online is false; nothing to train on')
         if d.validation is None: raise ValueError('config: data.validation is not set')
         train, valid = FileImages(*read_sources(d.train)), FileImages(*read_sources(d.validation))
     return SplitTable(train, valid)

@@ -52,8 +52,8 @@ def _items(files_and_weights) -> list:
             if isinstance(x, str): items.append(parse_spec(x))
             elif isinstance(x, (Path, pd.DataFrame)): items.append((x, 1.0))
             else: src, w = x; items.append((src, w))
-    return [(src, _weight(w, f'<frame {i}>' if isinstance(src, pd.DataFrame) else src)) for i, (src,
-            w) in enumerate(items)]
+    return [(src, _weight(w, f'<frame {i}>' if isinstance(src, pd.DataFrame) else src)) for i,
+            (src, w) in enumerate(items)]
 
 # %% ../nbs/16_ensemble.ipynb #43da6926
 def load_probs(files_and_weights) -> list[tuple[str, pd.DataFrame, float]]:

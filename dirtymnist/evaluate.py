@@ -30,8 +30,8 @@ def label_array(x, what='input') -> np.ndarray:
         if missing: raise ValueError(f'{what}: missing letter columns {", ".join(missing)}')
         return x[VOCAB].to_numpy()
     a = np.asarray(x)
-    if a.ndim != 2 or a.shape[1] != len(VOCAB): raise ValueError(f'{what}: expected an (N, 26) array, got shape '
-                                                                 f'{a.shape}')
+    if a.ndim != 2 or a.shape[1] != len(VOCAB):
+        raise ValueError(f'{what}: expected an (N, 26) array, got shape {a.shape}')
     return a
 
 def _some(idx, n=10): return few(sorted(int(i) for i in idx), n)
@@ -39,8 +39,8 @@ def _some(idx, n=10): return few(sorted(int(i) for i in idx), n)
 def check_same_index(df, ref, name='prediction', ref_name='answer'):
     "Raise a ValueError naming `name` and the indices it lacks, or has in excess, compared with `ref`."
     for d, nm in ((df, name), (ref, ref_name)):
-        if d.index.has_duplicates: raise ValueError(f'{nm}: duplicate indices '
-                                                    f'{_some(set(d.index[d.index.duplicated()]))}')
+        if d.index.has_duplicates:
+            raise ValueError(f'{nm}: duplicate indices {_some(set(d.index[d.index.duplicated()]))}')
     missing, extra = ref.index.difference(df.index), df.index.difference(ref.index)
     if len(missing): raise ValueError(f'{name}: missing {len(missing)} indices of {ref_name}: {_some(missing)}')
     if len(extra): raise ValueError(f'{name}: {len(extra)} indices not in {ref_name}: {_some(extra)}')
@@ -110,8 +110,7 @@ def letter_report(pred, answer) -> pd.DataFrame:
         prec = np.where(npred > 0, tp / np.maximum(npred, 1), np.nan)
         rec = np.where(nsup > 0, tp / np.maximum(nsup, 1), np.nan)
     return pd.DataFrame({'accuracy': (p == a).mean(0), 'precision': prec, 'recall': rec, 'support': nsup,
-                         'predicted': npred},
-                        index=pd.Index(VOCAB, name='letter'))
+                         'predicted': npred}, index=pd.Index(VOCAB, name='letter'))
 
 # %% ../nbs/09_evaluate.ipynb #85dec372
 def read_pair(pred_csv, answer_csv, subset=False) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -239,8 +238,8 @@ def factor_levels(joined: pd.DataFrame) -> pd.DataFrame:
     "One categorical column per factor of `FACTORS`: the bin each recorded letter falls in."
     j, cut = joined, lambda x, edges, names: pd.cut(np.asarray(x, np.float64), edges, labels=names, right=False)
     yes = lambda x: pd.Categorical(np.where(np.asarray(x) == 1, 'yes', 'no'), ['no', 'yes'])
-    cover = cut(j['covered'], [0, 0.05, 0.15, 0.3, 0.5, 1.01], ['0-5%', '5-15%', '15-30%', '30-50%',
-                                                                '>=50%']).add_categories('no 255 px')
+    cover = cut(j['covered'], [0, 0.05, 0.15, 0.3, 0.5, 1.01],
+                ['0-5%', '5-15%', '15-30%', '30-50%', '>=50%']).add_categories('no 255 px')
     cover[np.asarray(j['ink']) == 0] = (
         'no 255 px'  # `covered` is a share of the saturated pixels; a dimmed letter has none
     )
@@ -248,8 +247,8 @@ def factor_levels(joined: pd.DataFrame) -> pd.DataFrame:
         'scale': cut(j['scale'], [0, 1.25, 1.5, 1.75, np.inf], ['<1.25', '1.25-1.5', '1.5-1.75', '>=1.75']),
         'angle': cut(np.mod(j['angle'], 360), np.arange(0, 361, 45), [f'{d}-{d + 45}' for d in range(0, 360, 45)]),
         'dimmed': yes(j['dimmed']),
-        'dim_factor': cut(np.where(j['dimmed'] == 1, j['dim_factor'], 1.0), [0, 0.5, 0.7, np.inf], ['x0.3-0.5',
-                'x0.5-0.7', 'undimmed']),
+        'dim_factor': cut(np.where(j['dimmed'] == 1, j['dim_factor'], 1.0), [0, 0.5, 0.7, np.inf],
+                          ['x0.3-0.5', 'x0.5-0.7', 'undimmed']),
         'ink': cut(j['ink'], [0, 1, 100, 200, np.inf], ['0', '1-99', '100-199', '>=200']),
         'covered': cover, 'dilated': yes(j['dilated'])}, index=j.index)
 

@@ -91,8 +91,8 @@ def run_overrides(run: str, synth_a, valid, output_dir, synth_b=None, contest=No
     labels_csv)` pairs (`contest` None when absent; `synth_b` joins only for `v2` runs)."""
     p = get_run(run)
     sources = [s for s in (contest, synth_a, synth_b if p['dataset'] == 'v2' else None) if s is not None]
-    if p['dataset'] == 'v2' and synth_b is None: raise ValueError(f'{run}: a v2 run needs the synthesized part B '
-                                                                  '(synth_b)')
+    if p['dataset'] == 'v2' and synth_b is None:
+        raise ValueError(f'{run}: a v2 run needs the synthesized part B ' '(synth_b)')
     ov = list(p['overrides']) + [
         'data.online=false',
         f'data.train=[{", ".join(source_override(*s) for s in sources)}]',
@@ -105,11 +105,10 @@ def run_overrides(run: str, synth_a, valid, output_dir, synth_b=None, contest=No
 
 def torchrun_cmd(run: str, config: str, overrides, batch_size: int, nproc: int) -> list[str]:
     "The `torchrun` command line of `run` on `nproc` processes, each taking its share of the run's global `batch_size`."
-    if batch_size % nproc: raise ValueError(f'{run}: train.batch_size={batch_size} does not divide among '
-                                            f'nproc={nproc} processes')
+    if batch_size % nproc:
+        raise ValueError(f'{run}: train.batch_size={batch_size} does not divide among nproc={nproc} processes')
     return ['torchrun', '--standalone', '--nproc_per_node', str(nproc), '--no-python', 'dirtymnist_train', config,
-            *overrides,
-            f'train.batch_size={batch_size // nproc}', '--resume-id', run]
+            *overrides, f'train.batch_size={batch_size // nproc}', '--resume-id', run]
 
 # %% ../nbs/05_experiments.ipynb #7b396045
 def results_table(reproduced: dict, all_runs: bool = False) -> pd.DataFrame:
@@ -121,10 +120,10 @@ def results_table(reproduced: dict, all_runs: bool = False) -> pd.DataFrame:
             raise KeyError(f'unknown run {run!r}; known runs: ensemble, {", ".join(RUNS.index)}')
         if not isinstance(figs, dict): figs = {'val_v2_tta': figs}
         for m, v in figs.items():
-            if m not in METRICS: raise KeyError(f'run {run}: unknown metric {m!r}; expected one of '
-                                                f'{", ".join(METRICS)}')
-            if v is not None and not 0 <= float(v) <= 1: raise ValueError(f'run {run}: {m}={v} is not an accuracy in '
-                                                                          '[0, 1]')
+            if m not in METRICS:
+                raise KeyError(f'run {run}: unknown metric {m!r}; expected one of {", ".join(METRICS)}')
+            if v is not None and not 0 <= float(v) <= 1:
+                raise ValueError(f'run {run}: {m}={v} is not an accuracy in ' '[0, 1]')
             if m not in metrics: metrics.append(m)
         rows[key] = figs
     metrics = [m for m in METRICS if m in metrics]

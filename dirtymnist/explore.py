@@ -66,8 +66,8 @@ class Items:
             self.arrays, self.paths = np.asarray(images), None
             if self.arrays.ndim != 3: raise ValueError(f'expected images as (N, H, W), got shape {self.arrays.shape}')
             self.index = list(range(len(self.arrays))) if indices is None else [int(i) for i in indices]
-            if len(self.index) != len(self.arrays): raise ValueError(f'{len(self.index)} indices for '
-                                                                     f'{len(self.arrays)} images')
+            if len(self.index) != len(self.arrays):
+                raise ValueError(f'{len(self.index)} indices for {len(self.arrays)} images')
         self.labels = _align(labels, self.index, 'labels', probs=False)
         self.probs = _align(preds, self.index, 'predictions', probs=True)
 
@@ -120,8 +120,7 @@ class Browser:
         self.letter = W.Dropdown(options=['all'] + VOCAB, value='all', description='letter',
                                  layout=W.Layout(width='160px'))
         self.mode = W.ToggleButtons(options=['all', 'errors', 'correct'], value='all', description='show',
-                                    disabled=not has_err,
-                                    style={'button_width': '70px'})
+                                    disabled=not has_err, style={'button_width': '70px'})
         self.slider = W.IntSlider(min=1, max=1, value=1, description='item',
                                   continuous_update=False)   # counts from 1, as `count` does
         self.prev, self.next = W.Button(description='<', layout=W.Layout(width='40px')), W.Button(description='>',
@@ -298,8 +297,8 @@ class WhereBrowser(Browser):
         img, rec, hits, heat = self.items.image(pos), None, None, None
         if self.boxes.value and self.record is not None:
             rec = self.record[self.record['index'] == self.items.index[pos]]
-            if self.items.probs is not None: hits = [bool(self.items.probs[pos][VOCAB.index(l)] > self.threshold)
-                                                     for l in rec['letter']]
+            if self.items.probs is not None:
+                hits = [bool(self.items.probs[pos][VOCAB.index(l)] > self.threshold) for l in rec['letter']]
         if self.heat.value and self.net is not None: heat = where_map(self.net, img, self.heat_letter.value)
         fig, ax = plt.subplots(figsize=(5, 5))
         show_where(img, rec, hits, heat, ax=ax,

@@ -38,8 +38,8 @@ def check_thresholds(t, where='thresholds') -> np.ndarray:
     try: a = np.asarray(t, dtype=np.float64)
     except (TypeError, ValueError): raise ValueError(f'{where}: thresholds must be numbers') from None
     if a.ndim == 0: a = np.full(len(VOCAB), float(a))              # one threshold for every letter
-    if a.shape != (len(VOCAB),): raise ValueError(f'{where}: expected one threshold or {len(VOCAB)} (one per letter), '
-                                                  f'got {a.size}')
+    if a.shape != (len(VOCAB),):
+        raise ValueError(f'{where}: expected one threshold or {len(VOCAB)} (one per letter), got {a.size}')
     if not ((a >= 0) & (a <= 1)).all(): raise ValueError(f'{where}: thresholds must lie in [0, 1]')
     return a
 
@@ -57,8 +57,8 @@ def loadcheck_thresholds(path) -> np.ndarray:
     "26 thresholds from a JSON list, a `{letter: t}` mapping, one number, or a model JSON with key `threshold`."
     path, obj = _read_json(path, 'thresholds file')
     if isinstance(obj, Mapping) and 'threshold' in obj: obj = obj['threshold']
-    elif isinstance(obj, Mapping) and isinstance(obj.get('meta'),
-                                                 Mapping) and 'threshold' in obj['meta']: obj = obj['meta']['threshold']
+    elif isinstance(obj, Mapping) and isinstance(obj.get('meta'), Mapping) and 'threshold' in obj['meta']:
+        obj = obj['meta']['threshold']
     return check_thresholds(obj, str(path))
 
 def writecheck_thresholds(path, thresholds) -> Path:
@@ -125,9 +125,8 @@ def read_labels(path, probs=False) -> pd.DataFrame:
     if bad.any(): raise _bad(path, f'`index` is not an integer on line(s) {_rows(df, bad)}')
     dup = index.duplicated(keep=False)
     if dup.any():
-        raise _bad(
-            path, f'duplicate indices {few(sorted(set(index[dup].astype(int))), 10)} on line(s) {_rows(df, dup)}'
-        )
+        raise _bad(path,
+                   f'duplicate indices {few(sorted(set(index[dup].astype(int))), 10)} on line(s) {_rows(df, dup)}')
     vals = df[VOCAB].apply(pd.to_numeric, errors='coerce')
     nan = vals.isna().any(axis=1)
     if nan.any(): raise _bad(path, f'empty or non-numeric letter values on line(s) {_rows(df, nan)}')
@@ -186,8 +185,8 @@ def read_placements(path) -> pd.DataFrame:
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such placements file')
     try: raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError: raise ValueError(f'{path}: the file is empty') from None
-    except (pd.errors.ParserError,
-            UnicodeDecodeError) as e: raise ValueError(f'{path}: not a valid CSV ({e})') from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise ValueError(f'{path}: not a valid CSV ({e})') from None
     cols = [str(c).strip() for c in raw.columns]
     if cols != RECORD_COLUMNS:
         missing, extra = [c for c in RECORD_COLUMNS if c not in cols], [c for c in cols if c not in RECORD_COLUMNS]

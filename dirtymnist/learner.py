@@ -57,8 +57,7 @@ def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learne
     p, t = build_parts(cfg, dls=dls, model=model), cfg.train
     precision = resolve_precision(t.precision, getattr(p.dls, 'device', None))
     tcbs = [IntervalValidation(float(t.validation_interval)), BestModel(), StepLogger(int(t.log_every_n_steps)),
-            TimeBudget(float(t.max_minutes)),
-            LiveProgress()]
+            TimeBudget(float(t.max_minutes)), LiveProgress()]
     if t.gradient_clip_val > 0: tcbs.append(GradientClip(float(t.gradient_clip_val)))
     if t.accumulate_grad_batches > 1: tcbs.append(GradAccum(int(t.batch_size) * int(t.accumulate_grad_batches)))
     if t.gradient_checkpointing: tcbs.append(GradCheckpointing())

@@ -33,8 +33,8 @@ class Letters:
     "26 groups of 28x28 uint8 letter images, one array `(n_i, 28, 28)` per letter in `VOCAB` order."
     def __init__(self, images, source: str = ''):
         self.source = str(source)
-        if len(images) != 26: raise ValueError(f'{self.source or "Letters"}: need 26 image groups (a..z), got '
-                                               f'{len(images)}')
+        if len(images) != 26:
+            raise ValueError(f'{self.source or "Letters"}: need 26 image groups (a..z), got {len(images)}')
         self.images = []
         for l, a in zip(VOCAB, images):
             a = np.asarray(a)
@@ -43,8 +43,8 @@ class Letters:
                                  f'{a.shape}')
             if len(a) == 0: raise ValueError(f'{self.source or "Letters"}: no images of letter {l.upper()}')
             if a.dtype != np.uint8:
-                if a.min() < 0 or a.max() > 255: raise ValueError(f'{self.source or "Letters"}: letter {l.upper()} '
-                                                                  'has values outside 0..255')
+                if a.min() < 0 or a.max() > 255:
+                    raise ValueError(f'{self.source or "Letters"}: letter {l.upper()} ' 'has values outside 0..255')
                 a = a.astype(np.uint8)
             self.images.append(np.ascontiguousarray(a))
 
@@ -111,9 +111,8 @@ def _read_letter_frame(path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     let = df['letter'].fillna('').astype(str).str.strip()
     bad = ~let.str.fullmatch('[A-Z]')
     if bad.any():
-        raise _bad(
-            path, f'letter outside A-Z ({", ".join(map(repr, let[bad].unique()[:5]))}) on line(s) {_lines(df, bad)}'
-        )
+        raise _bad(path,
+                   f'letter outside A-Z ({", ".join(map(repr, let[bad].unique()[:5]))}) on line(s) {_lines(df, bad)}')
     px = df[_PIX]
     if not all(pd.api.types.is_integer_dtype(t) for t in px.dtypes):
         px = px.apply(pd.to_numeric, errors='coerce')
@@ -245,8 +244,8 @@ def _to28(img, rng, L, width=None, shift=1.5):
         s = (L - width) / ext
         d = int(np.clip(round(width / s), 1, 39))
         crop = cv2.copyMakeBorder(crop, d, d, d, d, cv2.BORDER_CONSTANT, value=0)
-        crop = (cv2.GaussianBlur(crop, (0, 0), max(1.0,
-                                                   ext / 30)) > 127).astype(np.uint8)  # smooth corners: fewer spurs
+        crop = (cv2.GaussianBlur(crop, (0, 0),
+                                 max(1.0, ext / 30)) > 127).astype(np.uint8)  # smooth corners: fewer spurs
         crop = cv2.dilate(_skeleton(crop), _DISK[d]) * np.uint8(255)
         crop = cv2.GaussianBlur(crop, (0, 0), d / 4)  # a soft-edged pen
         ys, xs = np.nonzero(crop)
@@ -284,8 +283,8 @@ def _builtin_one(letter, hfonts, mfonts, rng):
 
 def make_builtin_letters(split: str = 'train', n: int | None = None, progress: bool = True) -> Letters:
     "Generate the built-in letters of `split` ('train' or 'valid'), `n` per letter (no cache)."
-    if split not in BUILTIN_SPLITS: raise ValueError(f'unknown built-in split {split!r}: use one of '
-                                                     f'{", ".join(BUILTIN_SPLITS)}')
+    if split not in BUILTIN_SPLITS:
+        raise ValueError(f'unknown built-in split {split!r}: use one of {", ".join(BUILTIN_SPLITS)}')
     seed, hfonts, mfonts, n0 = BUILTIN_SPLITS[split]
     n = n0 if n is None else n
     threads = cv2.getNumThreads()
@@ -295,8 +294,8 @@ def make_builtin_letters(split: str = 'train', n: int | None = None, progress: b
                    disable=not progress or n < 50, leave=False)
         imgs = []
         for l in range(26):
-            imgs.append(np.stack([_builtin_one(l, hfonts, mfonts, np.random.default_rng([seed, l,
-                    i])) for i in range(n)]))
+            imgs.append(np.stack([_builtin_one(l, hfonts, mfonts,
+                                               np.random.default_rng([seed, l, i])) for i in range(n)]))
             bar.update(n)
         bar.close()
     finally: cv2.setNumThreads(threads)
@@ -323,8 +322,8 @@ _MEMO = {}
 def builtin_letters(split: str = 'train', cache: bool = True) -> Letters:
     """The package's own letters (`split` 'train' or 'valid'), made deterministically, cached as `.npz` and kept in
     memory."""
-    if split not in BUILTIN_SPLITS: raise ValueError(f'unknown built-in split {split!r}: use one of '
-                                                     f'{", ".join(BUILTIN_SPLITS)}')
+    if split not in BUILTIN_SPLITS:
+        raise ValueError(f'unknown built-in split {split!r}: use one of {", ".join(BUILTIN_SPLITS)}')
     if not cache: return make_builtin_letters(split)
     # the key holds a fingerprint of the first image of each letter, so a changed recipe never reads a stale cache
     f = cache_dir()/f'builtin-{BUILTIN_VERSION}-{split}-{make_builtin_letters(split, n=1).fingerprint()[:10]}.npz'
@@ -357,8 +356,8 @@ def split_letters(src, out1, out2, last: int = 3000) -> tuple[Path, Path]:
     "Split the letter CSV `src` by rows: all but the last `last` rows to `out1`, the last `last` to `out2`."
     check_paths([src], [out1, out2])   # before reading: no output over the input or over the other output
     df, _, y = _read_letter_frame(src)
-    if not 0 < last < len(df): raise ValueError(f'{src}: cannot split off the last {last} rows of {len(df)}; need 0 < '
-                                                f'last < {len(df)}')
+    if not 0 < last < len(df):
+        raise ValueError(f'{src}: cannot split off the last {last} rows of {len(df)}; need 0 < last < {len(df)}')
     for part, out in ((slice(None, -last), out1), (slice(-last, None), out2)):
         empty = [VOCAB[i].upper() for i in np.flatnonzero(np.bincount(y[part], minlength=26) == 0)]
         if empty: raise ValueError(f'{src}: splitting off the last {last} rows leaves {out} with no images of '

@@ -145,8 +145,8 @@ def default_meta(model: torch.nn.Module | None = None, **kwargs) -> dict:
         if arch: meta['model_name'] = arch
         args = {}
         if hasattr(model, 'num_classes'): args['num_classes'] = int(model.num_classes)
-        stem = getattr(model, cfg.get('first_conv') or 'conv_stem', None) if isinstance(cfg.get('first_conv',
-                'conv_stem'), str) else None
+        stem = getattr(model, cfg.get('first_conv') or 'conv_stem',
+                       None) if isinstance(cfg.get('first_conv', 'conv_stem'), str) else None
         if isinstance(stem, torch.nn.Conv2d): args['in_chans'] = stem.in_channels
         meta['model_args'] = args
     given_args = kwargs.pop('model_args', None) or {}
@@ -297,8 +297,8 @@ def _header_meta(st) -> dict | None:
     readable safetensors."""
     try:
         with safe_open(str(st), 'pt') as f: text = (f.metadata() or {}).get(_META_KEY)
-    except Exception as e: raise ValueError(f'{st}: not a readable safetensors file (corrupt or truncated: '
-                                            f'{str(e)[:80]})') from None
+    except Exception as e:
+        raise ValueError(f'{st}: not a readable safetensors file (corrupt or truncated: {str(e)[:80]})') from None
     if text is None: return None
     try: return json.loads(text)
     except json.JSONDecodeError: raise ValueError(f'{st}: the metadata in its header is not valid JSON') from None
@@ -325,12 +325,12 @@ def read_meta(path) -> dict:
         if not isinstance(meta, dict): raise ValueError(f'{js}: expected a JSON object of model metadata')
         _check_meta({**default_meta(), **meta}, js)
     else:
-        if head is None: raise FileNotFoundError(f'{js} is missing and {st} carries no metadata; cannot tell which '
-                                                 'model it is')
+        if head is None:
+            raise FileNotFoundError(f'{js} is missing and {st} carries no metadata; cannot tell which ' 'model it is')
         meta = head
         _check_meta({**default_meta(), **meta}, st)
-    if head is not None and meta is not head: _check_agree(meta, head, js,
-                                                           st)   # after the JSON's own check: that names the field best
+    if head is not None and meta is not head:
+        _check_agree(meta, head, js, st)   # after the JSON's own check: that names the field best
     meta = {**default_meta(), **meta}
     return meta
 

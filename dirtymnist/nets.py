@@ -70,8 +70,8 @@ class WindowNet(nn.Module):
         square images), so that every cell sees a whole window."""
         B, _, H, W = x.shape
         p = self.pad
-        if H % self.stride or W % self.stride: raise ValueError(f'image size {H}x{W} must be a multiple of the stride '
-                                                                f'{self.stride}')
+        if H % self.stride or W % self.stride:
+            raise ValueError(f'image size {H}x{W} must be a multiple of the stride {self.stride}')
         g, Hp, Wp = torch.Generator().manual_seed(H * 100_003 + W), H + 2 * p, W + 2 * p
         if H == W:   # a pinwheel of one noise strip, so that the frame too is unchanged by quarter turns
             frame, strip = torch.zeros(Hp, Hp), torch.randint(0, 256, (p, Hp - p), generator=g).float()

@@ -33,8 +33,8 @@ def png_header(path):
     if len(head) < 26 or head[:8] != _PNG_SIG or head[12:16] != b'IHDR':
         raise ValueError(f'{path}: not a PNG file (bad signature or header)')
     w, h, depth, color = struct.unpack('>IIBB', head[16:26])
-    if w == 0 or h == 0 or color not in _COLOR: raise ValueError(f'{path}: corrupt PNG header ({w}x{h}, colour type '
-                                                                 f'{color})')
+    if w == 0 or h == 0 or color not in _COLOR:
+        raise ValueError(f'{path}: corrupt PNG header ({w}x{h}, colour type {color})')
     return w, h, depth, color
 
 _few = few
@@ -81,8 +81,8 @@ class PNGDataset(Dataset):
         f = self.files[i]
         img = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
         if img is None: raise ValueError(f'{f}: cannot decode the PNG (corrupt or truncated file)')
-        if img.shape != (self.size, self.size): img = cv2.resize(img, (self.size, self.size),
-                                                                 interpolation=cv2.INTER_LINEAR)
+        if img.shape != (self.size, self.size):
+            img = cv2.resize(img, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
         x = (torch.from_numpy(img).float().div_(255) - self.mean) / self.std
         return x[None].expand(self.in_chans, -1, -1).contiguous()
 
@@ -93,8 +93,8 @@ def _in_chans(model):
 
 def _probe(model, size, in_chans, device, n_out, name, precision=None):
     try:
-        with torch.no_grad(), _autocast(device, precision): out = model(torch.zeros(1, in_chans, size, size,
-                device=device))
+        with torch.no_grad(), _autocast(device, precision):
+            out = model(torch.zeros(1, in_chans, size, size, device=device))
     except Exception as e:
         raise ValueError(
             f'model {name} cannot take {size}x{size} images ({type(e).__name__}: {str(e).splitlines()[0][:200]}); '
@@ -163,8 +163,8 @@ def predict(model_or_path, imagedir, image_size: int | None = None, batch_size: 
             meta: dict | None = None, progress: bool = True) -> pd.DataFrame:
     """Letters (0/1, or probabilities with `return_probs`) for every PNG in `imagedir`, indexed by image index, columns
     a..z."""
-    check_number('image_size', image_size, lo=1); check_number('batch_size', batch_size,
-                                                               lo=1); check_number('num_workers', num_workers, lo=0)
+    check_number('image_size', image_size, lo=1)
+    check_number('batch_size', batch_size, lo=1); check_number('num_workers', num_workers, lo=0)
     device = _device(device)
     model, meta, name = _resolve_model(model_or_path, meta, trust_pickle, device)
     vocab = list(meta.get('vocab') or VOCAB)
@@ -222,20 +222,10 @@ def predict_main(
             break
     output = output or Path.cwd() / f'{stem}.csv'
     m = Path(model)
-    check_paths(
-        [m, m.with_name(stem + '.safetensors'), m.with_name(stem + '.json')], [output]
-    )  # before the prediction, not after
-    df = predict(
-        model,
-        imagedir,
-        image_size=image_size,
-        batch_size=batch_size,
-        use_tta=use_tta,
-        return_probs=return_probs,
-        device=device,
-        trust_pickle=trust_pickle,
-        num_workers=num_workers,
-    )
+    check_paths([m, m.with_name(stem + '.safetensors'), m.with_name(stem + '.json')],
+                [output])  # before the prediction, not after
+    df = predict(model, imagedir, image_size=image_size, batch_size=batch_size, use_tta=use_tta,
+                 return_probs=return_probs, device=device, trust_pickle=trust_pickle, num_workers=num_workers)
     out = write_labels(df, output)
     print(
         f'{out}: {len(df)} images, '

@@ -37,12 +37,8 @@ class WindowGen:
     one centred near each letter (class 0-25), and background windows (`BG`) where no letter is centred."""
     def __init__(self, letters, size: int = 84, p_background: float = 0.3, image_size: int = 256, **image_kwargs):
         if not 0 <= p_background < 1: raise ValueError(f'p_background must be in [0, 1), got {p_background}')
-        self.letters, self.size, self.p_background, self.image_size = (
-            load_letters(letters),
-            int(size),
-            float(p_background),
-            int(image_size),
-        )
+        self.letters, self.size, self.p_background, self.image_size = (load_letters(letters), int(size),
+                                                                       float(p_background), int(image_size))
         self.image_kwargs = image_kwargs
     def windows(self, rng):
         "The windows `(k, S, S) uint8` and classes `(k,)` of one new image, drawn from the numpy generator `rng`."
@@ -209,10 +205,8 @@ def fast(cfg, dls=None, model=None) -> Parts:
         model = create_model(cfg.model.model_name, pretrained=False, **margs)
         if f.channels_last: model = model.to(memory_format=torch.channels_last)
     if not isinstance(model, WindowNet):
-        raise ConfigError(
-            f'recipe=fast trains a WindowNet (model.model_name=dm_windownet), not {type(model).__name__}',
-            'model.model_name',
-        )
+        raise ConfigError(f'recipe=fast trains a WindowNet (model.model_name=dm_windownet), not {type(model).__name__}',
+                          'model.model_name')
     size, seed = int(d.image_size), int(d.seed)
     if size % model.stride: raise ConfigError(f'data.image_size={size} must be a multiple of the network stride '
                                               f'{model.stride}', 'data.image_size')

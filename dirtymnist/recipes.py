@@ -45,8 +45,8 @@ def register_recipe(fn=None, *, name: str | None = None):
     `@register_recipe` or `@register_recipe(name=...)`."""
     def _reg(f):
         key = name or f.__name__
-        if key in _RECIPES and _RECIPES[key] is not f: warnings.warn(f'recipe {key!r} registered again; the new one '
-                                                                     'replaces the old')
+        if key in _RECIPES and _RECIPES[key] is not f:
+            warnings.warn(f'recipe {key!r} registered again; the new one ' 'replaces the old')
         _RECIPES[key] = f
         return f
     return _reg(fn) if fn is not None else _reg
@@ -68,8 +68,8 @@ def get_recipe(name: str):
 def build_parts(cfg, dls=None, model=None) -> Parts:
     "The parts of `cfg.recipe` for the config `cfg`; `dls` and `model`, when given, replace the recipe's own."
     parts = get_recipe(cfg.recipe)(cfg, dls=dls, model=model)
-    if not isinstance(parts,
-                      Parts): raise TypeError(f'recipe {cfg.recipe!r} returned {type(parts).__name__}, not Parts')
+    if not isinstance(parts, Parts):
+        raise TypeError(f'recipe {cfg.recipe!r} returned {type(parts).__name__}, not Parts')
     return parts
 
 # %% ../nbs/12_recipes.ipynb #5a8be5a6
@@ -96,16 +96,16 @@ def timm_opt_func(optim: dict):
     if 'betas' in kw: kw['betas'] = tuple(kw['betas'])
     def _opt_func(model_or_params, lr=None):
         import timm.optim
-        return OptimWrapper(opt=timm.optim.create_optimizer_v2(model_or_params, **{**kw,
-                'lr': kw.get('lr') if lr is None else lr}))
+        return OptimWrapper(opt=timm.optim.create_optimizer_v2(model_or_params,
+                                                               **{**kw, 'lr': kw.get('lr') if lr is None else lr}))
     return _opt_func
 
 # %% ../nbs/12_recipes.ipynb #e5a1dedf
 class _DataEpoch(DataEpoch):
     "`DataEpoch` that reaches through fastai's `DistributedDL` wrapper to the epoch-aware loader."
     def before_epoch(self):
-        set_epoch(SimpleNamespace(train=_base_dl(self.dls.train)), self.epoch, getattr(self, 'skip_batches',
-                0)); self.skip_batches = 0
+        set_epoch(SimpleNamespace(train=_base_dl(self.dls.train)), self.epoch, getattr(self, 'skip_batches', 0))
+        self.skip_batches = 0
 
 def _model_kwargs(cfg) -> dict:
     kw = _cfg_dict(cfg.model)
@@ -118,11 +118,11 @@ def standard(cfg, dls=None, model=None) -> Parts:
     dls = dls if dls is not None else get_dls(cfg)
     kw = _model_kwargs(cfg)
     model = model if model is not None else create_model(**kw)
-    meta = dict(model_name=cfg.model.model_name, model_args={k: v for k, v in kw.items() if k not in ('model_name',
-            'pretrained', 'pretrained_file')})
+    meta = dict(model_name=cfg.model.model_name,
+                model_args={k: v for k, v in kw.items() if k not in ('model_name', 'pretrained', 'pretrained_file')})
     cbs = [CosinePerEpoch(lr=float(cfg.optim.lr))]
-    if getattr(getattr(dls, 'train', None), 'table',
-               None) is not None: cbs.append(_DataEpoch())   # dirtymnist.data's loaders
+    if getattr(getattr(dls, 'train', None), 'table', None) is not None:
+        cbs.append(_DataEpoch())   # dirtymnist.data's loaders
     return Parts(dls=dls, model=model, loss_func=BCEWithLogitsLossFlat(), opt_func=timm_opt_func(cfg.optim), cbs=cbs,
                  model_meta=meta)
 

@@ -114,13 +114,12 @@ def make_image(letters: Letters, seed, index: int, size: int = 256, min_letters:
                noise: int = 254, dilate: bool = False, return_placements: bool = False, return_record: bool = False):
     """Image `index` of the dataset `seed`: `(img uint8 (size,size), labels uint8[26])` [, placements float32 (k,5)] [,
     record DataFrame]."""
-    if not 0 <= min_letters <= max_letters <= 26: raise ValueError('need 0 <= min_letters <= max_letters <= 26, got '
-                                                                   f'{min_letters}, {max_letters}')
+    if not 0 <= min_letters <= max_letters <= 26:
+        raise ValueError('need 0 <= min_letters <= max_letters <= 26, got ' f'{min_letters}, {max_letters}')
     if not 0 <= noise <= 255: raise ValueError(f'noise must be in 0..255, got {noise}')
     if size < 2: raise ValueError(f'size must be at least 2, got {size}')
     img, labels, places, rows = _image(letters, seed, index, int(size), int(min_letters), int(max_letters), int(noise),
-                                       dilate,
-                                       return_placements, return_record)
+                                       dilate, return_placements, return_record)
     out = [img, labels]
     if return_placements: out.append(np.array(places, np.float32).reshape(-1, 5))
     if return_record: out.append(_record_frame(rows))
@@ -147,13 +146,8 @@ def placements_frame(letters, seed, indices, **kwargs) -> pd.DataFrame:
 class SynthDataset:
     "Dirty-MNIST images made on demand: item `i` of epoch `e` is `make_image(letters, (seed, e), i)` (epoch 0: `seed`)."
     def __init__(self, letters=None, n: int = 10000, seed: int = 0, epoch: int = 0, **kwargs):
-        self.letters, self.n, self.seed, self.epoch, self.kwargs = (
-            load_letters(letters),
-            int(n),
-            int(seed),
-            int(epoch),
-            kwargs,
-        )
+        self.letters, self.n, self.seed, self.epoch, self.kwargs = (load_letters(letters), int(n), int(seed),
+                                                                    int(epoch), kwargs)
         if self.n < 0: raise ValueError(f'a dataset cannot hold {n} images')
     def __len__(self): return self.n
     def set_epoch(self, epoch: int): self.epoch = int(epoch)
@@ -317,8 +311,8 @@ def synthesize(letters=None, output_dir='dirty_mnist', output_csv=None, num_imag
                                                                               max_letters) for i in more]),
                                                         columns=VOCAB, index=pd.Index(more, name='index'))])
     write_labels(df, csv)
-    if placements is not None: write_placements(_record_frame(np.concatenate([recs[s] for s in sorted(recs)])),
-                                                placements)
+    if placements is not None:
+        write_placements(_record_frame(np.concatenate([recs[s] for s in sorted(recs)])), placements)
     dt = time.time() - t0
     if progress:
         print(f'synthesized {made} images ({num_images - made} already there' + (f'; {damaged} damaged ones remade'
