@@ -40,6 +40,7 @@ def analyse(pred, answer, record, threshold=0.5) -> dict:
     return dict(table=tab, letters=join_record(flags, answer, rec, name), summary=summarize_breakdown(tab),
                 accuracy=contest_accuracy(flags, answer), n_images=len(answer))
 
+# %% ../nbs/17_analysis.ipynb #bd8e7601
 def plot_breakdown(table: pd.DataFrame, factors=None, ncols: int = 3, title: str | None = None):
     """Recall (blue; precision orange where defined) per bin of each factor, each bar labelled with the letters it
     holds; the dashed line is the overall recall."""
@@ -69,6 +70,7 @@ def plot_breakdown(table: pd.DataFrame, factors=None, ncols: int = 3, title: str
     fig.tight_layout()
     return fig
 
+# %% ../nbs/17_analysis.ipynb #e356be3c
 def save_figure(fig, path, dpi=80) -> Path:
     "Save a matplotlib figure as a PNG, written to a temporary file and renamed."
     path = Path(path)
@@ -92,6 +94,7 @@ def record_boxes(record: pd.DataFrame) -> pd.DataFrame:
     y0 = np.round(record['cy'].to_numpy(np.float64) - w / 2 + (c - si) / 2).astype(np.int64)
     return pd.DataFrame({'x0': x0, 'y0': y0, 'x1': x0 + side, 'y1': y0 + side}, index=record.index)
 
+# %% ../nbs/17_analysis.ipynb #39167f68
 def _in_chans(model):
     conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
     return conv.in_channels if conv is not None else 1
@@ -107,6 +110,7 @@ def class_activation_map(model, x: torch.Tensor) -> torch.Tensor:
     with Hook(pool, lambda m, i, o: i[0]) as h: model(x.expand(-1, _in_chans(model), -1, -1))
     return torch.einsum('bchw,kc->bkhw', h.stored.float(), clf.weight.float()) + clf.bias.float()[None, :, None, None]
 
+# %% ../nbs/17_analysis.ipynb #7284c6b9
 def where_map(model, img, letter, mean: float = 0.5, std: float = 0.5) -> np.ndarray:
     """`(H, W)` float map of where `model` sees `letter` in the grey uint8 image `img`: a `WindowNet`'s cell probability
     of the letter (one value per `stride` px cell), else a timm CNN's `class_activation_map`."""
@@ -136,6 +140,7 @@ def plot_letters(report: pd.DataFrame, ax=None, cols=('accuracy', 'precision', '
     if title: ax.set_title(title)
     return ax
 
+# %% ../nbs/17_analysis.ipynb #6ac7b947
 def wrong_counts(pred, answer) -> pd.Series:
     "Number of wrong labels per image, highest first (ties by index)."
     p, a = _pa(pred, answer)
@@ -143,6 +148,7 @@ def wrong_counts(pred, answer) -> pd.Series:
     s = pd.Series((p != a).sum(1), index=idx, name='wrong')
     return s.sort_index(kind='stable').sort_values(ascending=False, kind='stable')
 
+# %% ../nbs/17_analysis.ipynb #bc70e945
 def _image_getter(images):
     if callable(images) and not isinstance(images, Mapping): return images
     if isinstance(images, (str, Path)):

@@ -46,6 +46,7 @@ class CosinePerEpoch(Callback):
     def state_dict(self): return dict(lr=self.lr, min_frac=self.min_frac)
     def load_state_dict(self, d): self.lr, self.min_frac = d.get('lr', self.lr), d.get('min_frac', self.min_frac)
 
+# %% ../nbs/10_callbacks.ipynb #415cdf59
 class GradCheckpointing(Callback):
     "Turn on timm's gradient checkpointing for the fit (a warning if the model has none)."
     order = MixedPrecision.order - 5
@@ -57,6 +58,7 @@ class GradCheckpointing(Callback):
         m = _unwrap(self.learn.model)
         if hasattr(m, 'set_grad_checkpointing'): m.set_grad_checkpointing(False)
 
+# %% ../nbs/10_callbacks.ipynb #274110eb
 class AMP(MixedPrecision):
     "fastai `MixedPrecision` on the data's device: fp16 + scaler on CUDA, bf16 on CUDA or CPU."
     def before_fit(self):
@@ -68,6 +70,7 @@ class AMP(MixedPrecision):
         self.autocast, self.scales = torch.autocast(dev, dtype=torch.bfloat16), []
         self.learn.scaler = torch.amp.GradScaler(dev, enabled=False)
 
+# %% ../nbs/10_callbacks.ipynb #30d3b5fc
 class GradAccum(GradientAccumulation):
     "fastai `GradientAccumulation` that also steps on the last batch of every epoch."
     def before_step(self):
@@ -126,6 +129,7 @@ def run_validation(learn, dl=None):
     n = max(tot[2].item(), 1)
     return tot[0].item() / n, tot[1].item() / (n * max(n_labels, 1))
 
+# %% ../nbs/10_callbacks.ipynb #fb863323
 def valid_probs(learn, dl=None):
     """(probabilities, 0/1 targets) of `learn.model` on `dl` (default the validation set, this process's part) as
     float32 arrays; None unless the model gives one logit per target label."""
@@ -138,6 +142,7 @@ def valid_probs(learn, dl=None):
     _each_valid_batch(learn, dl, add)
     return (torch.cat(ps).numpy(), torch.cat(ys).numpy()) if ok and ps else None
 
+# %% ../nbs/10_callbacks.ipynb #460bfd0d
 def _fire(learn, event):
     "Call `event` on every callback that has it, in order (fastai only dispatches its own events)."
     for cb in learn.cbs.sorted('order'):
@@ -167,6 +172,7 @@ class IntervalValidation(Callback):
         if 'acc' not in vals: return   # validation was cancelled or the metric is not there
         _val_check(self.learn, float(vals.get('valid_loss', float('nan'))), float(vals['acc']), 'epoch')
 
+# %% ../nbs/10_callbacks.ipynb #ea436386
 class BestModel(Callback):
     "Keep the weights with the best validation accuracy (in memory) and load them back after the fit."
     order = IntervalValidation.order + 1
@@ -239,6 +245,7 @@ class StepLogger(Callback):
         self.rows, self.seconds_before, self.keep_rows = list(d.get('rows', [])), d.get('seconds', 0.0), True
         self._window0 = tuple(d.get('window', (0.0, 0)))
 
+# %% ../nbs/10_callbacks.ipynb #fc9cc349
 class WandbLogger(Callback):
     "Send the `StepLogger` rows to Weights & Biases (offline when there is no API key). Needs `pip install wandb`."
     order = StepLogger.order + 1
@@ -259,6 +266,7 @@ class WandbLogger(Callback):
     def after_fit(self):
         if getattr(self, 'run', None) is not None: self.run.finish(); self.run = None
 
+# %% ../nbs/10_callbacks.ipynb #0e589e1c
 class TimeBudget(Callback):
     """Stop the fit cleanly once `max_minutes` of wall time have passed (0 or None: no limit); all processes stop
     together."""

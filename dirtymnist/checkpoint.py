@@ -143,6 +143,7 @@ def skip_first_batches(dl, n: int):
     dl.get_idxs = get_idxs
     return dl
 
+# %% ../nbs/11_checkpoint.ipynb #88ef950f
 def _save_pair(stem, tensors, meta):
     "Write `<stem>.safetensors` then `<stem>.json`, each atomically, tied by a random token."
     meta = dict(meta, token=secrets.token_hex(8))
@@ -194,6 +195,7 @@ def save_checkpoint(learn, stem, epoch, batch=0, train_rng=None, rngs=None) -> P
                         None) is not None else None)
     return _save_pair(_ckpt_stem(stem), tensors, meta)
 
+# %% ../nbs/11_checkpoint.ipynb #18a8b74b
 def load_checkpoint(path):
     "Read a resume checkpoint (`<stem>.resume.json`, `.resume.safetensors` or the stem) as (tensors, meta); no pickle."
     stem = _ckpt_stem(path)
@@ -208,6 +210,7 @@ def load_checkpoint(path):
     if token != meta.get('token'): raise ValueError(f'{st} and {js} come from different checkpoints (token mismatch)')
     return load_file(str(st)), meta
 
+# %% ../nbs/11_checkpoint.ipynb #9a41936c
 class ResumeFrom(Callback):
     """Restore a checkpoint's model, optimizer, scaler, schedule, best weights, logs, step and RNG at the start of the
     fit; its epoch starts at its batch."""
@@ -266,6 +269,7 @@ class ResumeFrom(Callback):
         if self._fl is not None and 'generator' in vars(self._fl): del self._fl.generator
     def after_train(self): self._offset = 0
 
+# %% ../nbs/11_checkpoint.ipynb #a9d9ae5a
 class Checkpointer(Callback):
     """Save a resume checkpoint to `<stem>.resume.*` at the end of every epoch and (`at_validation`) after every
     validation inside one (rank 0)."""
@@ -292,4 +296,3 @@ class Checkpointer(Callback):
         rngs = gather_rng_states(self.dls)
         if rank_distrib() == 0:
             self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1, rngs=rngs)
-

@@ -26,6 +26,7 @@ def error_message(e, limit=MAX_MESSAGE) -> str:
     msg = ' '.join(msg.split())
     return msg if len(msg) <= limit else msg[:limit - 24] + f' ... ({len(msg)} characters)'
 
+# %% ../nbs/00_cli.ipynb #1d0710c9
 def cli_parser(func, prog=None):
     "fastcore's `anno_parser` for `func`, with every `--a_b` option also spelled `--a-b` (shown first in the help)."
     p = anno_parser(func, prog)
@@ -40,6 +41,7 @@ def cli_parser(func, prog=None):
     p.error = error   # argparse's own errors: one line, not the usage and then the error
     return p
 
+# %% ../nbs/00_cli.ipynb #f6ede81f
 def run_cli(func, prog=None, argv=None):
     """Parse `argv` (default `sys.argv[1:]`) for `func`, call it and return its result; a user error exits with one
     line, a bug with its traceback."""
@@ -55,6 +57,7 @@ def run_cli(func, prog=None, argv=None):
               f'please report it with the traceback above', file=sys.stderr)
         raise SystemExit(3) from None
 
+# %% ../nbs/00_cli.ipynb #90ba9178
 def entry_point(func, prog):
     """The console-script entry for `func`: `main()` parses `sys.argv` and returns None (success exits 0); `main(argv)`
     returns `func`'s result."""
@@ -73,6 +76,7 @@ def same_file(a, b) -> bool:
     try: return os.path.samefile(a, b)
     except OSError: return False
 
+# %% ../nbs/00_cli.ipynb #685cdea2
 def _writable_dir(p: Path, what):
     "Raise naming `what` unless the folder `p` exists or can be made, and a file can be created in it."
     a = Path(_real(p))
@@ -89,6 +93,7 @@ def check_folder(path, what=None):
     _writable_dir(p, what)
     return p
 
+# %% ../nbs/00_cli.ipynb #3588285c
 def check_paths(inputs=(), outputs=()):
     """Before any work: raise a one-line error if an output is also an input or another output, is a folder, or cannot
     be written."""
@@ -107,6 +112,7 @@ def check_paths(inputs=(), outputs=()):
         outs.append(o)
     return outs
 
+# %% ../nbs/00_cli.ipynb #62ca200d
 def check_number(name, value, lo=None, hi=None, integer=True):
     "`value` if it is a (whole) number in [lo, hi], else a one-line error naming the flag `name`; None passes."
     if value is None: return None

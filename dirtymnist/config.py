@@ -25,6 +25,7 @@ class SourceConfig:
     filenames: str = MISSING
     labels: str = MISSING
 
+# %% ../nbs/04_config.ipynb #7a0deda5
 @dataclass
 class DataConfig:
     train: List[SourceConfig] = field(default_factory=list)
@@ -38,6 +39,7 @@ class DataConfig:
     num_workers: int = -1
     seed: int = 0
 
+# %% ../nbs/04_config.ipynb #7fa71a9e
 @dataclass
 class ModelConfig:
     model_name: str = 'tf_efficientnetv2_m_in21k'
@@ -48,6 +50,7 @@ class ModelConfig:
     drop_path_rate: float = 0.2
     pretrained_file: Optional[str] = None
 
+# %% ../nbs/04_config.ipynb #516d513a
 @dataclass
 class OptimConfig:
     opt: str = 'fusedadam'
@@ -57,6 +60,7 @@ class OptimConfig:
     weight_decay: float = 1e-5
     filter_bias_and_bn: bool = False
 
+# %% ../nbs/04_config.ipynb #475f1bad
 @dataclass
 class TrainConfig:
     epochs: int = 30
@@ -74,6 +78,7 @@ class TrainConfig:
     wandb: bool = False
     output_dir: str = 'runs'
 
+# %% ../nbs/04_config.ipynb #11cecaad
 @dataclass
 class FastConfig:
     """The `fast` recipe's own knobs (`nbs/13_recipe_fast.ipynb`): the window network's shape, the windows, the
@@ -90,6 +95,7 @@ class FastConfig:
     calib_images: int = 256
     channels_last: bool = True
 
+# %% ../nbs/04_config.ipynb #1a712002
 @dataclass
 class Config:
     "A whole run: data, model, optimizer and training settings."

@@ -200,6 +200,7 @@ def augment_batch(x, g, size):
         out = out.masked_fill(mask[:, None], 0.)
     return out
 
+# %% ../nbs/06_data.ipynb #918b59c5
 class BatchAugment(DisplayedTransform):
     "Training augmentation per batch on the batch's device; random choices fixed by (seed, epoch, batch number)."
     order, split_idx = 15, 0
@@ -211,6 +212,7 @@ class BatchAugment(DisplayedTransform):
         self.count += 1
         return augment_batch(x, g, self.size)
 
+# %% ../nbs/06_data.ipynb #e6117e21
 class BatchResize(DisplayedTransform):
     "Bilinear resize of a validation batch to `size` on its device."
     order, split_idx = 15, 1
@@ -260,6 +262,7 @@ def default_workers(device) -> int:
     n = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
     return min(8, n) if torch.device(device).type == 'cuda' else min(4, n // 2)
 
+# %% ../nbs/06_data.ipynb #80afd285
 def _worker_init():
     cv2.setNumThreads(0)
     torch.set_num_threads(1)
@@ -272,6 +275,7 @@ def source_letters(src):
         if src.endswith(f'-{split}') and not Path(src).exists(): return load_letters(src[:-len(split) - 1], split=split)
     return load_letters(src)
 
+# %% ../nbs/06_data.ipynb #42df63ce
 def make_table(cfg) -> SplitTable:
     "The training and validation images a config describes, from files or (with `data.online`) synthesized."
     d = cfg.data
@@ -286,6 +290,7 @@ def make_table(cfg) -> SplitTable:
         train, valid = FileImages(*read_sources(d.train)), FileImages(*read_sources(d.validation))
     return SplitTable(train, valid)
 
+# %% ../nbs/06_data.ipynb #b0f67356
 def get_dls(cfg, bs=None, device=None, aug='auto', num_workers=None, load_size=None) -> DataLoaders:
     """fastai `DataLoaders` for a config: training and validation images, labels `a..z`, the winning solution's
     augmentation."""

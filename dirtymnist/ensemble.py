@@ -144,6 +144,7 @@ def tune_weights(prob_frames, answer, grid=(0, 0.5, 1, 1.5, 2), rounds=3, thresh
         if not changed: break
     return w
 
+# %% ../nbs/16_ensemble.ipynb #a2a84097
 def tuned_weights_gain(prob_frames, answer, frac=0.5, seed=0, **kwargs) -> dict:
     "Tune weights on `frac` of the rows; report accuracy with equal and with tuned weights on the other rows."
     stack, a = _stack(prob_frames, answer)

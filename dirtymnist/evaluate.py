@@ -82,6 +82,7 @@ def correct_labels(scores, answer, threshold=0.5):
     tensors, elementwise). Every accuracy in the project is a mean or a sum of this."""
     return (scores > threshold) == (answer > 0.5)
 
+# %% ../nbs/09_evaluate.ipynb #27cdc879
 def contest_accuracy(pred, answer, thresholds=None) -> float:
     """The contest metric: the fraction of the N x 26 labels that `pred` gets right. `pred` holds 0/1 flags, or
     probabilities cut at `thresholds` (one number or 26)."""
@@ -91,16 +92,19 @@ def contest_accuracy(pred, answer, thresholds=None) -> float:
         a, t = _flags(a, 'the answer'), _thresholds(thresholds)
     return float(correct_labels(p, a, t).mean())
 
+# %% ../nbs/09_evaluate.ipynb #658d0303
 def acc(inp, targ):
     """`contest_accuracy` as a fastai metric on a batch of logits (the learner's logs call it `acc`): `(logit > 0) ==
     label`, averaged."""
     return correct_labels(inp, targ, 0.0).float().mean()
 
+# %% ../nbs/09_evaluate.ipynb #51923a65
 def exact_match(pred, answer) -> float:
     "The fraction of images whose 26 labels are all right."
     p, a = _pa(pred, answer)
     return float((p == a).all(axis=1).mean())
 
+# %% ../nbs/09_evaluate.ipynb #d5ca1d12
 def letter_report(pred, answer) -> pd.DataFrame:
     "Per letter: accuracy, precision, recall, support (true count) and predicted count."
     p, a = _pa(pred, answer)
@@ -175,12 +179,14 @@ def tune_thresholds(probs, answer, grid=None, default=0.5) -> np.ndarray:
     p, a = align_labels(probs, answer, 'probabilities', 'answer')
     return _best_cuts(p, _flags(a, 'the answer'), grid, default)
 
+# %% ../nbs/09_evaluate.ipynb #dea6645e
 def tune_global_threshold(probs, answer, grid=None, default=0.5) -> float:
     """The one threshold from `grid`, the same for every letter, maximising accuracy of `probs > t` on `answer`; ties go
     nearest `default`."""
     p, a = align_labels(probs, answer, 'probabilities', 'answer')
     return float(_best_cuts(p.reshape(-1, 1), _flags(a, 'the answer').reshape(-1, 1), grid, default)[0])
 
+# %% ../nbs/09_evaluate.ipynb #bcb85a1d
 def holdout_split(n, frac=0.5, seed=0):
     "Random (tune, held_out) row positions: `frac` of `n` rows to tune on, the rest held out; both sorted."
     k = int(round(n * frac))
@@ -188,6 +194,7 @@ def holdout_split(n, frac=0.5, seed=0):
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[:k]), np.sort(perm[k:])
 
+# %% ../nbs/09_evaluate.ipynb #495e5ba5
 def tuned_gain(probs, answer, frac=0.5, seed=0, grid=None) -> dict:
     "Tune thresholds on `frac` of the rows; report accuracy at 0.5 and at the tuned thresholds on the other rows."
     p, a = align_labels(probs, answer, 'probabilities', 'answer')
@@ -234,6 +241,7 @@ def join_record(pred, answer, record, name='record') -> pd.DataFrame:
                          'images differ): the record does not match the images')
     return rec.assign(hit=p[r, c].astype(np.int8), n_letters=n[r])
 
+# %% ../nbs/09_evaluate.ipynb #7367e1c1
 def factor_levels(joined: pd.DataFrame) -> pd.DataFrame:
     "One categorical column per factor of `FACTORS`: the bin each recorded letter falls in."
     j, cut = joined, lambda x, edges, names: pd.cut(np.asarray(x, np.float64), edges, labels=names, right=False)
@@ -252,6 +260,7 @@ def factor_levels(joined: pd.DataFrame) -> pd.DataFrame:
         'ink': cut(j['ink'], [0, 1, 100, 200, np.inf], ['0', '1-99', '100-199', '>=200']),
         'covered': cover, 'dilated': yes(j['dilated'])}, index=j.index)
 
+# %% ../nbs/09_evaluate.ipynb #95ccf39e
 def breakdown(pred, answer, record, factors=FACTORS, name='record') -> pd.DataFrame:
     """Recall per bin of each factor of the record (and precision for `LABEL_FACTORS`): rows (factor, level); each
     factor's counts add up to the totals."""
@@ -281,6 +290,7 @@ def breakdown(pred, answer, record, factors=FACTORS, name='record') -> pd.DataFr
     t.attrs.update(n_labels=int(a.size), present=int(len(j)), hits=int(j['hit'].sum()), predicted=int(p.sum()))
     return t
 
+# %% ../nbs/09_evaluate.ipynb #93b635bd
 def summarize_breakdown(table: pd.DataFrame, top: int = 3) -> str:
     """One paragraph: overall recall and precision, then the `top` factors whose worst bin costs the most misses beyond
     the rest's recall."""
@@ -305,13 +315,13 @@ def summarize_breakdown(table: pd.DataFrame, top: int = 3) -> str:
              f'{e / N:.2%} of the contest accuracy)' for e, f, lvl, r, rr, s in cand[:top]]
     return head + (' Costliest bins: ' + '; '.join(parts) + '.' if parts else '')
 
+# %% ../nbs/09_evaluate.ipynb #114ea453
 def format_breakdown(table: pd.DataFrame) -> str:
     "The text form of a `breakdown` table and its summary."
     t = table.copy()
     for c in ('predicted', 'false_pos'): t[c] = t[c].map(lambda v: '' if pd.isna(v) else f'{int(v)}')
     body = t.to_string(float_format=lambda v: f'{v:.4f}', na_rep='')
     return body + '\n\n' + summarize_breakdown(table)
-
 
 # %% ../nbs/09_evaluate.ipynb #2822b766
 @call_parse

@@ -187,6 +187,7 @@ class Browser:
         from IPython.display import display
         display(self.widget)
 
+# %% ../nbs/18_explore.ipynb #2f00b1d3
 def browse(images, labels=None, preds=None, **kwargs) -> Browser:
     "Build a `Browser` (shown when it is the last expression of a cell)."
     return Browser(images, labels, preds, **kwargs)
@@ -225,11 +226,13 @@ def show_grid(images, labels=None, probs=None, indices=None, max_n=9, ncols=3, t
         ax.set_title('\n'.join(lines), fontsize=9, color=color, family='monospace')
     return fig
 
+# %% ../nbs/18_explore.ipynb #50243a5e
 def show_batch(dls, max_n=9, ncols=3, train=True, **kwargs):
     "One batch of a fastai `DataLoaders` (train or valid) with multi-label titles."
     x, y = (dls.train if train else dls.valid).one_batch()[:2]
     return show_grid(x[:max_n], _flags(y[:max_n]), max_n=max_n, ncols=ncols, **kwargs)
 
+# %% ../nbs/18_explore.ipynb #28988d43
 def show_results(learn, dl=None, max_n=9, ncols=3, **kwargs):
     "The `Learner`'s predictions on the first `max_n` images of `dl` (default: validation), true and predicted letters."
     dl = dl if dl is not None else learn.dls.valid

@@ -178,6 +178,7 @@ def write_placements(df: pd.DataFrame, path) -> Path:
     with atomic_write(path, newline='') as f: df[RECORD_COLUMNS].to_csv(f, index=False)
     return Path(path)
 
+# %% ../nbs/01_labels.ipynb #cdd3db5a
 def read_placements(path) -> pd.DataFrame:
     """Read a per-letter record CSV, checking its columns and every value; `ValueError` names the file, line and column
     of a bad one."""

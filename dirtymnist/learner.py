@@ -114,6 +114,7 @@ def tuned_threshold(learn):
     t = tune_global_threshold(p, y)
     return t, contest_accuracy(p, y, t)
 
+# %% ../nbs/14_learner.ipynb #4a453ef8
 def init_distributed():
     "Join the process group that `torchrun` describes (nccl on CUDA, gloo on the CPU); no-op for a single process."
     if num_distrib() <= 1 or _distributed(): return
@@ -121,6 +122,7 @@ def init_distributed():
     torch.distributed.init_process_group(backend='nccl' if torch.cuda.is_available() else 'gloo')
     _broadcast_on_gloo()
 
+# %% ../nbs/14_learner.ipynb #da184468
 def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None):
     "Train the run config `cfg`; returns `(learn, paths)` with the saved model, metadata, log and checkpoint paths."
     tensors = ckpt = None

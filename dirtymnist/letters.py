@@ -174,6 +174,7 @@ def cache_dir() -> Path:
     if os.environ.get('DIRTYMNIST_CACHE'): return Path(os.environ['DIRTYMNIST_CACHE'])
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'dirtymnist'
 
+# %% ../nbs/02_letters.ipynb #a5db8242
 @lru_cache(maxsize=None)
 def _outline(fname: str, ch: str):
     "Polygons of glyph `ch` of a matplotlib font, in font units (y up)."
@@ -301,6 +302,7 @@ def make_builtin_letters(split: str = 'train', n: int | None = None, progress: b
     finally: cv2.setNumThreads(threads)
     return Letters(imgs, source=f'builtin:{split}')
 
+# %% ../nbs/02_letters.ipynb #cb5ece35
 @contextmanager
 def _file_lock(path):
     "An exclusive lock on `path` between processes (POSIX), so that only one of them makes a cache; a no-op elsewhere."

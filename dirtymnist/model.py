@@ -334,6 +334,7 @@ def read_meta(path) -> dict:
     meta = {**default_meta(), **meta}
     return meta
 
+# %% ../nbs/08_model.ipynb #cb27e8fa
 def load_model(path, trust_pickle: bool = False, device='cpu'):
     """Load a saved model from its `.safetensors`, `.json` or stem; returns `(model, meta)`, model in eval mode on
     `device`."""

@@ -100,6 +100,7 @@ class WindowNet(nn.Module):
         for k, v in sd.items(): sd[k] = v.contiguous()
         return sd
 
+# %% ../nbs/07_nets.ipynb #9c392b92
 @register_model
 def dm_windownet(pretrained=False, **kwargs):
     "The `cpu_fast` recipe's network (no pretrained weights exist)."

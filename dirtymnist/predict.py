@@ -37,6 +37,7 @@ def png_header(path):
         raise ValueError(f'{path}: corrupt PNG header ({w}x{h}, colour type {color})')
     return w, h, depth, color
 
+# %% ../nbs/15_predict.ipynb #bb467f2d
 _few = few
 
 def list_images(imagedir, sizes=(256,)):

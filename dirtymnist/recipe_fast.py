@@ -120,6 +120,7 @@ def presence_features(model, x, bs: int = 64, autocast=None):
             out.append(model.presence_feature(model.cells(model.padded(x[i:i + bs]))))
     return torch.cat(out)
 
+# %% ../nbs/13_recipe_fast.ipynb #943c227e
 def fit_calibration(f, y, steps: int = 60):
     """`(scale, threshold)` for presence logits `scale * (f - threshold)`: a logistic fit of features `f` to labels `y`,
     its threshold then moved to the most accurate one."""
@@ -134,6 +135,7 @@ def fit_calibration(f, y, steps: int = 60):
     accs = torch.stack([correct_labels(f, y, t).double().mean() for t in cand])
     return scale, float(cand[int(accs.argmax())])
 
+# %% ../nbs/13_recipe_fast.ipynb #23844bc8
 class Calibrate(Callback):
     """Before every validation (and at a time-budget stop), refit the model's presence calibration on `n` images of the
     *training* letters."""

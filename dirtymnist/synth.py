@@ -48,6 +48,7 @@ def image_labels(seed, index, min_letters: int = 10, max_letters: int = 14) -> n
     lab[_choose(_rng(seed, index), min_letters, max_letters)] = 1
     return lab
 
+# %% ../nbs/03_synth.ipynb #2c088157
 def _record_rows(index, pasted, size):
     """A record row per pasted letter; `ink` counts its pixels at 255, `covered` is the share of those under another
     letter's pixel >= `BRIGHT`."""
@@ -125,6 +126,7 @@ def make_image(letters: Letters, seed, index: int, size: int = 256, min_letters:
     if return_record: out.append(_record_frame(rows))
     return tuple(out)
 
+# %% ../nbs/03_synth.ipynb #618c81c9
 def synth_batch(letters: Letters, seed, indices, return_placements: bool = False, **kwargs):
     "Images `indices` of dataset `seed`: `(imgs (n,H,W) uint8, labels (n,26) uint8)` [, list of placements]."
     res = [make_image(letters, seed, int(i), return_placements=return_placements, **kwargs) for i in indices]
