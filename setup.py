@@ -36,7 +36,7 @@ setuptools.setup(
                  'Topic :: Scientific/Engineering :: Artificial Intelligence']
                 + [f'Programming Language :: Python :: {v}' for v in py_versions if Version(v) >= Version(min_python)],
     url=cfg['git_url'],
-    packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),
+    packages=setuptools.find_namespace_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),   # configs/ too
     include_package_data=True,
     package_data={cfg['lib_name']: ['configs/*.yaml', 'data/*']},
     install_requires=requirements,
