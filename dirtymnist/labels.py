@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['VOCAB', 'RECORD_COLUMNS', 'few', 'check_thresholds', 'loadcheck_thresholds', 'writecheck_thresholds',
-           'savecheck_thresholds', 'atomic_write', 'read_labels', 'write_labels', 'letters_str', 'write_placements',
-           'read_placements']
+__all__ = ['VOCAB', 'RECORD_COLUMNS', 'few', 'check_thresholds', 'atomic_write', 'read_labels', 'write_labels', 'letters_str',
+           'load_thresholds', 'write_thresholds', 'save_thresholds', 'write_placements', 'read_placements']
 
 # %% ../nbs/01_labels.ipynb #713d7bad
 VOCAB = list('abcdefghijklmnopqrstuvwxyz')
@@ -42,39 +41,6 @@ def check_thresholds(t, where='thresholds') -> np.ndarray:
         raise ValueError(f'{where}: expected one threshold or {len(VOCAB)} (one per letter), got {a.size}')
     if not ((a >= 0) & (a <= 1)).all(): raise ValueError(f'{where}: thresholds must lie in [0, 1]')
     return a
-
-# %% ../nbs/01_labels.ipynb #c06bca42
-def _read_json(path, what) -> tuple[Path, object]:
-    """(path, content) of a JSON file; a model's `.safetensors` stands for the `.json` beside it; errors name the file
-    and `what` it should be."""
-    path = Path(path)
-    if path.suffix == '.safetensors': path = path.with_suffix('.json')
-    if not path.is_file(): raise FileNotFoundError(f'{path}: no such {what}')
-    try: return path, json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise ValueError(f'{path}: not valid JSON ({e})') from None
-
-def loadcheck_thresholds(path) -> np.ndarray:
-    "26 thresholds from a JSON list, a `{letter: t}` mapping, one number, or a model JSON with key `threshold`."
-    path, obj = _read_json(path, 'thresholds file')
-    if isinstance(obj, Mapping) and 'threshold' in obj: obj = obj['threshold']
-    elif isinstance(obj, Mapping) and isinstance(obj.get('meta'), Mapping) and 'threshold' in obj['meta']:
-        obj = obj['meta']['threshold']
-    return check_thresholds(obj, str(path))
-
-def writecheck_thresholds(path, thresholds) -> Path:
-    "Write 26 thresholds as a `{letter: threshold}` JSON file, atomically."
-    t = check_thresholds(thresholds, str(path))
-    with atomic_write(path) as f: json.dump({c: round(float(v), 6) for c, v in zip(VOCAB, t)}, f, indent=1)
-    return Path(path)
-
-def savecheck_thresholds(model_json, thresholds) -> Path:
-    "Store 26 thresholds under the key `threshold` of a model's JSON metadata, atomically."
-    path, meta = _read_json(model_json, 'model JSON')
-    if not isinstance(meta, dict): raise ValueError(f'{path}: expected a JSON object')
-    t = [round(float(v), 6) for v in check_thresholds(thresholds, str(path))]
-    (meta['meta'] if isinstance(meta.get('meta'), dict) else meta)['threshold'] = t
-    with atomic_write(path) as f: json.dump(meta, f, indent=2)
-    return path
 
 # %% ../nbs/01_labels.ipynb #c869d738
 @contextmanager
@@ -163,6 +129,39 @@ def letters_str(flags, threshold=0.5) -> str:
     flags = np.asarray(flags, dtype=np.float64).reshape(-1)
     if len(flags) != len(VOCAB): raise ValueError(f'expected {len(VOCAB)} flags, got {len(flags)}')
     return ''.join(l for l, f in zip(VOCAB, flags) if f > threshold)
+
+# %% ../nbs/01_labels.ipynb #c06bca42
+def _read_json(path, what) -> tuple[Path, object]:
+    """(path, content) of a JSON file; a model's `.safetensors` stands for the `.json` beside it; errors name the file
+    and `what` it should be."""
+    path = Path(path)
+    if path.suffix == '.safetensors': path = path.with_suffix('.json')
+    if not path.is_file(): raise FileNotFoundError(f'{path}: no such {what}')
+    try: return path, json.loads(path.read_text())
+    except json.JSONDecodeError as e: raise ValueError(f'{path}: not valid JSON ({e})') from None
+
+def load_thresholds(path) -> np.ndarray:
+    "26 thresholds from a JSON list, a `{letter: t}` mapping, one number, or a model JSON with key `threshold`."
+    path, obj = _read_json(path, 'thresholds file')
+    if isinstance(obj, Mapping) and 'threshold' in obj: obj = obj['threshold']
+    elif isinstance(obj, Mapping) and isinstance(obj.get('meta'), Mapping) and 'threshold' in obj['meta']:
+        obj = obj['meta']['threshold']
+    return check_thresholds(obj, str(path))
+
+def write_thresholds(path, thresholds) -> Path:
+    "Write 26 thresholds as a `{letter: threshold}` JSON file, atomically."
+    t = check_thresholds(thresholds, str(path))
+    with atomic_write(path) as f: json.dump({c: round(float(v), 6) for c, v in zip(VOCAB, t)}, f, indent=1)
+    return Path(path)
+
+def save_thresholds(model_json, thresholds) -> Path:
+    "Store 26 thresholds under the key `threshold` of a model's JSON metadata, atomically."
+    path, meta = _read_json(model_json, 'model JSON')
+    if not isinstance(meta, dict): raise ValueError(f'{path}: expected a JSON object')
+    t = [round(float(v), 6) for v in check_thresholds(thresholds, str(path))]
+    (meta['meta'] if isinstance(meta.get('meta'), dict) else meta)['threshold'] = t
+    with atomic_write(path) as f: json.dump(meta, f, indent=2)
+    return path
 
 # %% ../nbs/01_labels.ipynb #e705d800
 RECORD_COLUMNS = ['index', 'letter', 'cx', 'cy', 'scale', 'angle', 'dimmed', 'dim_factor', 'dilated', 'ink', 'covered']
