@@ -17,6 +17,7 @@ from fastai.callback.hook import Hook
 from .labels import VOCAB, letters_str, read_labels
 from .labels import read_placements
 from .nets import WindowNet
+from .predict import _in_chans
 from .evaluate import binarize, breakdown, contest_accuracy, is_probs, join_record, summarize_breakdown, _pa
 
 # %% auto #0
@@ -95,10 +96,6 @@ def record_boxes(record: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({'x0': x0, 'y0': y0, 'x1': x0 + side, 'y1': y0 + side}, index=record.index)
 
 # %% ../nbs/17_analysis.ipynb #39167f68
-def _in_chans(model):
-    conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
-    return conv.in_channels if conv is not None else 1
-
 def class_activation_map(model, x: torch.Tensor) -> torch.Tensor:
     """`(B, classes, h, w)`: each class's logit at every position of a timm CNN's last features, caught by a fastai
     `Hook` on the input of its `global_pool` (their mean is the model's logit when it average-pools)."""

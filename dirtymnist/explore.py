@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from .labels import VOCAB, letters_str, read_labels
+from .predict import predict
 
 # %% auto #0
 __all__ = ['HIT', 'MISS', 'UNKNOWN', 'Items', 'Browser', 'browse', 'show_grid', 'show_batch', 'show_results', 'show_where',
@@ -113,7 +114,6 @@ class Browser:
         if model is not None:
             if not isinstance(images, (str, Path)):
                 raise ValueError('a model can only be run on an image folder; pass preds= for arrays')
-            from dirtymnist.predict import predict
             preds = predict(model, images, use_tta=use_tta, return_probs=True)
         self.items, self.threshold = Items(images, labels, preds, indices), threshold
         has_err = self.items.errors() is not None
@@ -199,7 +199,7 @@ def _to_img(x):
     lo, hi = float(x.min()), float(x.max())
     return (x - lo) / (hi - lo) if hi > lo else np.zeros_like(x)
 
-def _flags(y):
+def _image_flags(y):
     "Image-level (N,26) flags from targets or outputs, reducing any spatial map by its max."
     y = y.detach().cpu().float() if isinstance(y, torch.Tensor) else torch.as_tensor(np.asarray(y, dtype=np.float32))
     if y.ndim > 2: y = y.flatten(2).amax(-1)
@@ -230,7 +230,7 @@ def show_grid(images, labels=None, probs=None, indices=None, max_n=9, ncols=3, t
 def show_batch(dls, max_n=9, ncols=3, train=True, **kwargs):
     "One batch of a fastai `DataLoaders` (train or valid) with multi-label titles."
     x, y = (dls.train if train else dls.valid).one_batch()[:2]
-    return show_grid(x[:max_n], _flags(y[:max_n]), max_n=max_n, ncols=ncols, **kwargs)
+    return show_grid(x[:max_n], _image_flags(y[:max_n]), max_n=max_n, ncols=ncols, **kwargs)
 
 # %% ../nbs/18_explore.ipynb #28988d43
 def show_results(learn, dl=None, max_n=9, ncols=3, **kwargs):
@@ -243,7 +243,7 @@ def show_results(learn, dl=None, max_n=9, ncols=3, **kwargs):
         for b in dl:
             x, y = b[0], b[1]
             out = act(learn.model(x))
-            xs.append(x.cpu()); ys.append(_flags(y)); ps.append(_flags(out))
+            xs.append(x.cpu()); ys.append(_image_flags(y)); ps.append(_image_flags(out))
             if sum(len(v) for v in xs) >= max_n: break
     x, y, p = torch.cat(xs)[:max_n], np.concatenate(ys)[:max_n], np.concatenate(ps)[:max_n]
     return show_grid(x, y, p, max_n=max_n, ncols=ncols, **kwargs)

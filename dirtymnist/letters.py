@@ -15,7 +15,7 @@ import pandas as pd
 from fastcore.script import Param, call_parse
 from tqdm.auto import tqdm
 
-from .labels import VOCAB, atomic_write, few
+from .labels import VOCAB, atomic_write, few, _bad
 from .cli import check_paths, entry_point
 
 # %% auto #0
@@ -76,8 +76,6 @@ class Letters:
 
 # %% ../nbs/02_letters.ipynb #166fedd5
 _PIX = [str(i) for i in range(784)]
-
-def _bad(path, msg): return ValueError(f'{path}: {msg}')
 
 def _lines(df, mask, n=5):
     "Name the first `n` offending lines of a CSV read into `df` (line 1 is the header), with their ids."
