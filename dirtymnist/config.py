@@ -15,8 +15,9 @@ from omegaconf import errors as oc_errors
 from .labels import atomic_write
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'CONFIG_DIR', 'SourceConfig', 'DataConfig', 'ModelConfig', 'OptimConfig', 'TrainConfig', 'FastConfig',
-           'Config', 'ConfigError', 'list_configs', 'load_config', 'config_to_dict', 'config_to_yaml', 'save_config']
+__all__ = ['PRECISIONS', 'CALIBRATIONS', 'CONFIG_DIR', 'SourceConfig', 'DataConfig', 'ModelConfig', 'OptimConfig', 'TrainConfig',
+           'FastConfig', 'Config', 'ConfigError', 'list_configs', 'load_config', 'config_to_dict', 'config_to_yaml',
+           'save_config']
 
 # %% ../nbs/04_config.ipynb #760b827b
 @dataclass
@@ -93,6 +94,7 @@ class FastConfig:
     warmup: float = 0.1
     final_lr: float = 0.02
     calib_images: int = 256
+    calibration: str = 'global'   # presence calibration: one scale/offset, or per letter (`CALIBRATIONS`)
     channels_last: bool = True
 
 # %% ../nbs/04_config.ipynb #1a712002
@@ -109,6 +111,7 @@ class Config:
 
 # %% ../nbs/04_config.ipynb #86487a64
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
+CALIBRATIONS = ('global', 'letter', 'letter_count')   # `fast.calibration`: see `dirtymnist.nets.WindowNet.presence`
 
 class ConfigError(ValueError):
     "A bad config: unknown key, wrong type, missing or out-of-range value. `.key` is the dotted key."
@@ -197,6 +200,8 @@ def _check(cfg, src):
         bad('fast.layers', f'{cfg.fast.layers} must be (width, stride) pairs of positive integers')
     if not 0 <= cfg.fast.p_background < 1: bad('fast.p_background', f'{cfg.fast.p_background} is not in [0, 1)')
     if not 0 <= cfg.fast.warmup < 1: bad('fast.warmup', f'{cfg.fast.warmup} is not in [0, 1)')
+    if cfg.fast.calibration not in CALIBRATIONS:
+        bad('fast.calibration', f'{cfg.fast.calibration!r} is not one of {", ".join(CALIBRATIONS)}')
 
 def _read(name_or_path):
     "Return (raw dict, source description, default name)."

@@ -7,11 +7,12 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from timm.models import register_model
 
 # %% auto #0
-__all__ = ['SAT', 'BG', 'WindowNet', 'dm_windownet']
+__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'WindowNet', 'dm_windownet']
 
 # %% ../nbs/07_nets.ipynb #9771435f
 SAT = 0.996   # a pixel of 255 normalised with mean 0.5, sd 0.5 is 1.0; 254 is 0.992
 BG = 26       # the background class: no letter centred in the window
+CALIBRATIONS = ('global', 'letter', 'letter_count')   # the presence calibrations (`dirtymnist.config` checks the same)
 
 def _cbr(i, o, s=1):
     "3x3 convolution without padding, batch norm, ReLU."
@@ -21,8 +22,10 @@ class WindowNet(nn.Module):
     """A letter spotter of unpadded convolutions: a `window` px square -> 27 logits (26 letters + background); a whole
     image -> one cell every `stride` px."""
     def __init__(self, stem=32, layers=((64, 2), (96, 1), (128, 2), (128, 1)), down=4, orbit=True, num_classes=26,
-                 in_chans=1, **kwargs):
+                 in_chans=1, calibration='global', **kwargs):
         super().__init__()
+        if calibration not in CALIBRATIONS:
+            raise ValueError(f'WindowNet calibration={calibration!r} is not one of {", ".join(CALIBRATIONS)}')
         if num_classes != BG: raise ValueError(f'WindowNet predicts the 26 letters; num_classes={num_classes}')
         if in_chans != 1: raise ValueError(f'WindowNet reads one grey channel; in_chans={in_chans}')
         self.down, self.orbit = int(down), bool(orbit)
@@ -35,8 +38,12 @@ class WindowNet(nn.Module):
         self.body, self.head = nn.Sequential(*mods), nn.Conv2d(c, BG + 1, 1)
         self.stride, self.window = jump * self.down, rf * self.down
         self.pad = (self.window - self.stride) // 2   # cell j of an image is the window centred at stride*(j+1/2)
-        # presence logit of a letter = calib[0] * (presence_feature - calib[1]); fitted by `fit_calibration`
-        self.register_buffer('calib', torch.tensor([4.0, math.log(0.5)]))
+        # presence logit of a letter = calib[0] * (presence_feature - calib[1]) [+ calib[2] * log letter mass], see
+        # `presence`; `global`: 2 numbers for all letters; `letter`, `letter_count`: a (3, 26) table, a column a letter
+        self.calibration = calibration
+        c = torch.tensor([4.0, math.log(0.5)])
+        self.register_buffer('calib', c if calibration == 'global' else torch.cat([c[:, None].expand(2, BG),
+                                                                                   torch.zeros(1, BG)]))
     @property
     def rot90_invariant(self) -> bool:
         "True with `orbit`: tells `dirtymnist.predict` that its 4x rot90 TTA would only repeat this model's prediction."
@@ -87,8 +94,12 @@ class WindowNet(nn.Module):
         "`(B, 26)`: log of the expected number of cells holding each letter (the sum of its cell probabilities)."
         return torch.log(cells.float().softmax(1)[:, :BG].sum((2, 3)) + 1e-4)
     def presence(self, cells):
-        "Image logits `(B, 26)` from cell logits: a calibrated logistic of `presence_feature`."
-        return self.calib[0] * (self.presence_feature(cells) - self.calib[1])
+        """Image logits `(B, 26)` from cell logits: a calibrated logistic of `presence_feature` `f`, `s * (f - t)` with
+        one `(s, t)` (`global`) or one per letter, plus `k` times the image's log letter mass `log sum exp f` (the
+        expected number of letter cells: a crowd term, `letter_count`)."""
+        f, c = self.presence_feature(cells), self.calib
+        if c.ndim == 1: return c[0] * (f - c[1])
+        return c[0] * (f - c[1]) + c[2] * torch.logsumexp(f, 1, keepdim=True)
     def forward(self, x):
         if x.shape[-1] == self.window and x.shape[-2] == self.window:
             return self.cells(x).flatten(1)   # training windows: (B, 27)

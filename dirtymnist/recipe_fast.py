@@ -24,7 +24,7 @@ from .recipes import Parts, register_recipe, timm_opt_func
 
 # %% auto #0
 __all__ = ['WindowGen', 'WindowDL', 'SynthTensors', 'WindowLoss', 'presence_features', 'fit_calibration', 'Calibrate',
-           'FreshImages', 'TimeSchedule', 'fast', 'read_curves', 'plot_curves']
+           'fit_letter_calibration', 'FreshImages', 'TimeSchedule', 'fast', 'read_curves', 'plot_curves']
 
 # %% ../nbs/13_recipe_fast.ipynb #7141ed0d
 def _radius(side):
@@ -152,7 +152,9 @@ class Calibrate(Callback):
         model.eval()
         try:
             f = presence_features(model, self.images.to(model.calib.device), autocast=_autocast_for(self.learn))
-            model.calib.copy_(torch.tensor(fit_calibration(f.cpu(), self.labels)))
+            if model.calib.ndim == 1: c = torch.tensor(fit_calibration(f.cpu(), self.labels))
+            else: c = fit_letter_calibration(f.cpu(), self.labels, count=model.calibration == 'letter_count')
+            model.calib.copy_(c)
         finally: model.train(was)
     def before_validate(self): self.calibrate()
     def after_batch(self):
@@ -160,6 +162,29 @@ class Calibrate(Callback):
         if self.training and iv is not None and (self.iter + 1) in getattr(iv, 'points', ()): self.calibrate()
     def after_cancel_fit(self):
         if getattr(self.learn, 'stopped_early', False): self.calibrate()
+
+# %% ../nbs/13_recipe_fast.ipynb #ca1b0a03
+def fit_letter_calibration(f, y, count: bool = False, steps: int = 100):
+    """The `(3, 26)` table of `WindowNet.presence` for `calibration='letter'` (`count=False`) or `'letter_count'`: a
+    logistic fit per letter of `s * (f - t)`, with `count` plus `k * log sum exp f` (one `k`), then, as
+    `fit_calibration`, one shift of all 26 thresholds to the most accurate one."""
+    f, y = f.double(), y.double()
+    m = torch.logsumexp(f, 1, keepdim=True)
+    c0 = m.median()                                      # centred in the fit, folded into the offsets after
+    s = torch.ones(f.shape[1], dtype=torch.float64, requires_grad=True)
+    t = f.median(0).values.clone().requires_grad_(True)
+    k = torch.zeros(1, dtype=torch.float64, requires_grad=bool(count))
+    opt = torch.optim.LBFGS([s, t, k] if count else [s, t], lr=0.5, max_iter=steps, line_search_fn='strong_wolfe')
+    z = lambda: s * (f - t) + k * (m - c0)
+    def closure():
+        opt.zero_grad(); loss = F.binary_cross_entropy_with_logits(z(), y); loss.backward(); return loss
+    opt.step(closure)
+    with torch.no_grad():
+        zz, s = z(), s.clamp(min=0.1)
+        cand = torch.quantile(zz.flatten(), torch.linspace(0.2, 0.8, 121, dtype=torch.float64))
+        d = cand[int(torch.stack([correct_labels(zz, y, c).double().mean() for c in cand]).argmax())]
+        # s * (f - t) + k * (m - c0) - d  ==  s * (f - t') + k * m
+        return torch.stack([s, t + (k * c0 + d) / s, k.expand_as(s)]).float()
 
 # %% ../nbs/13_recipe_fast.ipynb #0368ba9a
 class FreshImages(Callback):
@@ -203,6 +228,7 @@ def fast(cfg, dls=None, model=None) -> Parts:
     f, d, t = cfg.fast, cfg.data, cfg.train
     margs = dict(stem=int(f.stem), layers=[[int(o), int(s)] for o, s in f.layers], down=int(f.down),
                  orbit=bool(f.orbit))
+    if f.calibration != 'global': margs['calibration'] = str(f.calibration)   # (`global` models keep their old args)
     if model is None:
         model = create_model(cfg.model.model_name, pretrained=False, **margs)
         if f.channels_last: model = model.to(memory_format=torch.channels_last)
