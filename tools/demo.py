@@ -17,10 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _value(s):
-    "A papermill -p value: int, float, bool, None, else the string."
+    "A papermill -p value: int, float, bool, None, a JSON list (`-p overrides '[\"fast.stem=16\"]'`), else the string."
     for conv in (int, float):
         try: return conv(s)
         except ValueError: pass
+    if s.strip().startswith('['):
+        try: return json.loads(s)
+        except json.JSONDecodeError as e: raise SystemExit(f'demo.py: -p value {s!r} is not a JSON list ({e})') from None
     return {'true': True, 'false': False, 'none': None}.get(s.lower(), s)
 
 
