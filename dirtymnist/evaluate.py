@@ -66,8 +66,6 @@ def is_probs(x) -> bool:
     "True when `x` holds any value other than 0 and 1."
     return not np.isin(label_array(x), (0, 1)).all()
 
-_thresholds = check_thresholds   # the one thresholds check lives in `dirtymnist.labels`
-
 # %% ../nbs/09_evaluate.ipynb #9ffb4b5f
 def _flags(x, what):
     if is_probs(x): raise ValueError(f'{what} holds probabilities, not 0/1 flags: `binarize` it first')
@@ -89,7 +87,7 @@ def contest_accuracy(pred, answer, thresholds=None) -> float:
     if thresholds is None: p, a, t = *_pa(pred, answer), 0.5
     else:
         p, a = align_labels(pred, answer)
-        a, t = _flags(a, 'the answer'), _thresholds(thresholds)
+        a, t = _flags(a, 'the answer'), check_thresholds(thresholds)
     return float(correct_labels(p, a, t).mean())
 
 # %% ../nbs/09_evaluate.ipynb #658d0303
@@ -134,7 +132,7 @@ def evaluate(pred_csv, answer_csv, thresholds=None, subset=False) -> dict:
     probs = is_probs(pred)
     if thresholds is None: t = 0.5
     elif isinstance(thresholds, (str, Path)): t = load_thresholds(thresholds)
-    else: t = _thresholds(thresholds)
+    else: t = check_thresholds(thresholds)
     flags = binarize(pred, t)
     return dict(pred=str(pred_csv), answer=str(answer_csv), n_images=len(answer), n_labels=answer.size, probs=probs,
                 thresholds=(np.round(t, 6).tolist() if np.ndim(t) else float(t)) if probs else None,

@@ -38,8 +38,6 @@ def png_header(path):
     return w, h, depth, color
 
 # %% ../nbs/15_predict.ipynb #bb467f2d
-_few = few
-
 def list_images(imagedir, sizes=(256,)):
     "Sorted `(indices, paths)` of the `*.png` in `imagedir` (or a list of PNG paths), checked as described above."
     if isinstance(imagedir, (list, tuple)): files, where = [Path(f) for f in imagedir], 'the file list'
@@ -50,25 +48,25 @@ def list_images(imagedir, sizes=(256,)):
         entries = [p for p in d.iterdir() if p.is_file() and not p.name.startswith('.')]
         files = [p for p in entries if p.suffix.lower() == '.png']
         other = sorted(p.name for p in entries if p.suffix.lower() != '.png')
-        if other: warnings.warn(f'{d}: ignoring {len(other)} non-PNG file(s): {_few(other)}')
+        if other: warnings.warn(f'{d}: ignoring {len(other)} non-PNG file(s): {few(other)}')
         where = str(d)
     if not files: raise ValueError(f'{where}: no *.png images found')
     bad = [f.name for f in files if not f.stem.lstrip('-').isdigit()]
-    if bad: raise ValueError(f'{where}: image file names must be integer indices (e.g. 00017.png); got {_few(bad)}')
+    if bad: raise ValueError(f'{where}: image file names must be integer indices (e.g. 00017.png); got {few(bad)}')
     idx = np.array([int(f.stem) for f in files], dtype=np.int64)
     order = np.argsort(idx, kind='stable')
     idx, files = idx[order], [files[i] for i in order]
     dup = pd.Index(idx).duplicated(keep=False)
     if dup.any(): raise ValueError(f'{where}: several files share an index: '
-                                   f'{_few([f.name for f, d_ in zip(files, dup) if d_])}')
+                                   f'{few([f.name for f, d_ in zip(files, dup) if d_])}')
     heads = [png_header(f) for f in files]
     colour = [f.name for f, h in zip(files, heads) if h[3] != 0 or h[2] != 8]
-    if colour: warnings.warn(f'{where}: {len(colour)} image(s) are not 8-bit grey (e.g. {_few(colour, 3)}); '
+    if colour: warnings.warn(f'{where}: {len(colour)} image(s) are not 8-bit grey (e.g. {few(colour, 3)}); '
                              'converting to grey')
     if sizes:
         odd = [f'{f.name} ({h[0]}x{h[1]})' for f, h in zip(files, heads) if not (h[0] == h[1] and h[0] in sizes)]
         want = ' or '.join(f'{s}x{s}' for s in dict.fromkeys(sizes))
-        if odd: warnings.warn(f'{where}: {len(odd)} image(s) are not {want} (e.g. {_few(odd, 3)}); resizing them')
+        if odd: warnings.warn(f'{where}: {len(odd)} image(s) are not {want} (e.g. {few(odd, 3)}); resizing them')
     return idx, files
 
 # %% ../nbs/15_predict.ipynb #1365933f
