@@ -89,6 +89,7 @@ class FastConfig:
                                                              [128, 1]])   # (width, stride) per layer
     down: int = 4
     orbit: bool = True
+    fold: int = 1                 # read the input planes at `fold` x the resolution, folded into channels
     p_background: float = 0.3
     label_smoothing: float = 0.0
     warmup: float = 0.1

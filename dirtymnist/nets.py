@@ -22,15 +22,19 @@ class WindowNet(nn.Module):
     """A letter spotter of unpadded convolutions: a `window` px square -> 27 logits (26 letters + background); a whole
     image -> one cell every `stride` px."""
     def __init__(self, stem=32, layers=((64, 2), (96, 1), (128, 2), (128, 1)), down=4, orbit=True, num_classes=26,
-                 in_chans=1, calibration='global', **kwargs):
+                 in_chans=1, calibration='global', fold=1, **kwargs):
         super().__init__()
         if calibration not in CALIBRATIONS:
             raise ValueError(f'WindowNet calibration={calibration!r} is not one of {", ".join(CALIBRATIONS)}')
         if num_classes != BG: raise ValueError(f'WindowNet predicts the 26 letters; num_classes={num_classes}')
         if in_chans != 1: raise ValueError(f'WindowNet reads one grey channel; in_chans={in_chans}')
-        self.down, self.orbit = int(down), bool(orbit)
-        # two stems summed = one convolution over (saturated fraction, mean grey); each reads one channel
-        self.stem_sat, self.stem_raw = nn.Conv2d(1, stem, 3, bias=False), nn.Conv2d(1, stem, 3, bias=False)
+        self.down, self.orbit, self.fold = int(down), bool(orbit), int(fold)
+        if self.fold < 1 or self.down % self.fold:
+            raise ValueError(f'WindowNet fold={fold} must divide down={down}')
+        # two stems summed = one convolution over (saturated fraction, mean grey); each reads one plane, or with `fold`
+        # the plane at `fold` x the resolution, each fold x fold block folded into channels (`F.pixel_unshuffle`)
+        f2 = self.fold ** 2
+        self.stem_sat, self.stem_raw = nn.Conv2d(f2, stem, 3, bias=False), nn.Conv2d(f2, stem, 3, bias=False)
         self.stem_bn = nn.BatchNorm2d(stem)
         mods, c, rf, jump = [], stem, 3, 1
         for o, s in layers:
@@ -49,16 +53,17 @@ class WindowNet(nn.Module):
         "True with `orbit`: tells `dirtymnist.predict` that its 4x rot90 TTA would only repeat this model's prediction."
         return self.orbit
     def planes(self, x):
-        """The two input planes at 1/`down` resolution: the fraction of saturated pixels and the mean grey level (x
-        `down`)."""
-        x = x[:, :1].float()
-        return F.avg_pool2d((x > SAT).float(), self.down) * 2 - 1, F.avg_pool2d(x, self.down) * self.down
+        """The two input planes at `fold`/`down` of the resolution: the fraction of saturated pixels and the mean grey
+        level (x the pooling size)."""
+        x, k = x[:, :1].float(), self.down // self.fold
+        return F.avg_pool2d((x > SAT).float(), k) * 2 - 1, F.avg_pool2d(x, k) * k
     def _cells(self, sat, raw):
         fmt = (
             torch.channels_last
             if self.stem_sat.weight.is_contiguous(memory_format=torch.channels_last)
             else torch.contiguous_format
         )
+        if self.fold > 1: sat, raw = F.pixel_unshuffle(sat, self.fold), F.pixel_unshuffle(raw, self.fold)
         sat, raw = sat.contiguous(memory_format=fmt), raw.contiguous(memory_format=fmt)
         return self.head(self.body(F.relu(self.stem_bn(self.stem_sat(sat) + self.stem_raw(raw)))))
     def cells(self, x):
@@ -67,7 +72,7 @@ class WindowNet(nn.Module):
         sat, raw = self.planes(x)
         if not self.orbit: return self._cells(sat, raw)
         # the planes are turned, not the input: pooling commutes with quarter turns (sides are multiples of `down`), 16x
-        # less to copy
+        # less to copy (with `fold`, the planes are turned before they are folded)
         B, turns = len(x), lambda p: torch.cat([torch.rot90(p, r, (2, 3)) for r in range(4)])
         c = self._cells(turns(sat), turns(raw))
         c = c.view(4, B, *c.shape[1:])

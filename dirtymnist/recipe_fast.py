@@ -229,6 +229,7 @@ def fast(cfg, dls=None, model=None) -> Parts:
     margs = dict(stem=int(f.stem), layers=[[int(o), int(s)] for o, s in f.layers], down=int(f.down),
                  orbit=bool(f.orbit))
     if f.calibration != 'global': margs['calibration'] = str(f.calibration)   # (`global` models keep their old args)
+    if f.fold != 1: margs['fold'] = int(f.fold)
     if model is None:
         model = create_model(cfg.model.model_name, pretrained=False, **margs)
         if f.channels_last: model = model.to(memory_format=torch.channels_last)
