@@ -2,14 +2,15 @@
 
 Usage: python bench/read_slices.py MODEL [MODEL ...] [--letters CSV] [--n 600] [--out DIR] [--pairs]
 
-Makes (once, into --out) `--n` images of held-out letters with their per-letter record: `dirtymnist.letters.split_letters`
-holds out the last 3,000 rows of the letter CSV (default: the real contest letters in ../shared/realdata, as
-`tools/demo.py --letters` does), `dirtymnist.synth.synthesize(..., placements=...)` pastes them (seed 7). Each model
-predicts them as `dirtymnist_predict` does (4x rot90 TTA), and `dirtymnist.analysis.analyse` joins the prediction to
-the record. One Markdown row per model:
+Makes (once, into --out) `--n` images of held-out letters with their per-letter record:
+`dirtymnist.letters.split_letters` holds out the last 3,000 rows of the letter CSV (default: the real contest letters
+in ../shared/realdata, as `tools/demo.py --letters` does), `dirtymnist.synth.synthesize(..., placements=...)` pastes
+them (seed 7). Each model predicts them as `dirtymnist_predict` does (4x rot90 TTA), and
+`dirtymnist.analysis.analyse` joins the prediction to the record. One Markdown row per model:
 
   accuracy      the contest metric on the images (probabilities cut at 0.5)
-  recall        of all pasted letters; `clean`: not dimmed, <= 10% of the ink covered, scale > 1.5; `small`: scale < 1.25
+  recall        of all pasted letters; `clean`: not dimmed, <= 10% of the ink covered, scale > 1.5;
+                `small`: scale < 1.25
   mean AUC      each letter's ROC AUC from the probabilities, averaged: threshold-free, so a calibration that trades
                 recall for false positives does not move it (sklearn's `roc_auc_score`)
   pairs, i l t  the AUC of the letters that a rotation turns into each other, and of the thin letters, with the
@@ -125,7 +126,8 @@ def main(argv=None):
         print(row(Path(m).stem, p, answer, record), flush=True)
     if args.pairs:
         print(f'\nrotation pairs pooled before the calibration ({Path(args.models[0]).stem}):\n\n'
-              '| weight | global | letter_count | accuracy of ' + ' '.join(a + '/' + b for a, b in PAIRS) + ' (global) |\n'
+              '| weight | global | letter_count | accuracy of ' + ' '.join(a + '/' + b for a, b in PAIRS)
+              + ' (global) |\n'
               '|---|---|---|---|')
         print('\n'.join(pair_pooling(args.models[0], train_letters, imagedir, answer)))
 
