@@ -272,8 +272,9 @@ def plot_curves(curves, ax=None, zero=0.5408):
     """Accuracy against minutes of training, one line per recipe (`{name: [(images, minutes, accuracy), ...]}`); the
     legend beside the plot."""
     import matplotlib.pyplot as plt
-    if ax is None: _, ax = plt.subplots(figsize=(13, 5), layout='constrained')
     names = [n for n, pts in curves.items() if pts]
+    if ax is None:   # tall enough for the legend beside it: about 0.17 inch a curve
+        _, ax = plt.subplots(figsize=(13, max(5.0, 0.17 * (len(names) + 1))), layout='constrained')
     colors = plt.cm.tab20(np.linspace(0, 1, 20))[:len(names)] if len(names) <= 20 else plt.cm.turbo(np.linspace(0, 1,
             len(names)))
     for k, name in enumerate(names):   # 20 distinct colours; the marker repeats by tens so neighbours differ twice
