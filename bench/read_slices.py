@@ -34,6 +34,7 @@ from dirtymnist.evaluate import correct_labels
 from dirtymnist.labels import VOCAB, read_labels, write_labels
 from dirtymnist.letters import find_realdata, split_letters
 from dirtymnist.model import load_model
+from dirtymnist.nets import calibrated
 from dirtymnist.predict import predict
 from dirtymnist.synth import synthesize
 
@@ -69,31 +70,24 @@ def row(name, p, answer, record):
             f'{"/".join(f"{fpr[ix[c]]:.3f}" for c in "ilt")} |')
 
 
-@torch.no_grad()
-def cell_mass(model, x, bs=32):
-    "`(B, 26)`: each letter's expected number of cells (the sum of its cell probabilities)."
-    return torch.cat([model.cells(model.padded(x[i:i + bs])).float().softmax(1)[:, :26].sum((2, 3))
-                      for i in range(0, len(x), bs)]).double()
-
-
 def pair_pooling(path, train_letters, imagedir, answer):
     "Rows: accuracy on the held-out images when each pair's mass is pooled with weight w, for both calibrations."
     import cv2
-    from dirtymnist.recipe_fast import SynthTensors, fit_calibration, fit_letter_calibration
+    from dirtymnist.recipe_fast import SynthTensors, fit_calibration, fit_letter_calibration, presence_features
     model = load_model(path)[0].eval()
+    mass = lambda x: presence_features(model, x).double().exp()   # each letter's expected number of cells (+ 1e-4)
     ds = SynthTensors(str(train_letters), 1024, seed=123456, size=256)
     xc, yc = [torch.stack(v) for v in zip(*[ds[i] for i in range(len(ds))])]
     xv = torch.from_numpy(np.stack([cv2.imread(str(imagedir/f'{int(i):05d}.png'), cv2.IMREAD_GRAYSCALE)
                                     for i in answer.index]).astype(np.float32) / 127.5 - 1)[:, None]
-    sc, sv, yc, yv = cell_mass(model, xc), cell_mass(model, xv), yc.double(), torch.tensor(answer.values).double()
+    sc, sv, yc, yv = mass(xc), mass(xv), yc.double(), torch.tensor(answer.values).double()
     ix, rows = {c: i for i, c in enumerate(VOCAB)}, []
     for w in (0.0, 0.25, 0.5, 0.75, 1.0):
         q = torch.eye(26, dtype=torch.float64)
         for a, b in PAIRS: q[ix[a], ix[b]] = q[ix[b], ix[a]] = w
-        fc, fv = torch.log(sc @ q.T + 1e-4), torch.log(sv @ q.T + 1e-4)
+        fc, fv = torch.log(sc @ q.T), torch.log(sv @ q.T)
         s, t = fit_calibration(fc, yc)
-        c = fit_letter_calibration(fc, yc, count=True).double()
-        zl = c[0] * (fv - c[1]) + c[2] * torch.logsumexp(fv, 1, keepdim=True)
+        zl = calibrated(fv, fit_letter_calibration(fc, yc, count=True).double())
         per = correct_labels(s * (fv - t), yv, 0).double().mean(0)
         rows.append(f'| {w:g} | {correct_labels(s * (fv - t), yv, 0).double().mean():.4f} | '
                     f'{correct_labels(zl, yv, 0).double().mean():.4f} | '

@@ -7,12 +7,19 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from timm.models import register_model
 
 # %% auto #0
-__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'WindowNet', 'dm_windownet']
+__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'calibrated', 'WindowNet', 'dm_windownet']
 
 # %% ../nbs/07_nets.ipynb #9771435f
 SAT = 0.996   # a pixel of 255 normalised with mean 0.5, sd 0.5 is 1.0; 254 is 0.992
 BG = 26       # the background class: no letter centred in the window
 CALIBRATIONS = ('global', 'letter', 'letter_count')   # the presence calibrations (`dirtymnist.config` checks the same)
+
+def calibrated(f, calib):
+    """Image logits from presence features `f` `(B, 26)` and a calibration `calib`: `s * (f - t)` with one `(s, t)` (2
+    numbers, `global`) or a `(3, 26)` table of `(s, t, k)` per letter, whose `k` weighs the log letter mass
+    `log sum exp f` of the image."""
+    if calib.ndim == 1: return calib[0] * (f - calib[1])
+    return calib[0] * (f - calib[1]) + calib[2] * torch.logsumexp(f, 1, keepdim=True)
 
 def _cbr(i, o, s=1):
     "3x3 convolution without padding, batch norm, ReLU."
@@ -45,9 +52,9 @@ class WindowNet(nn.Module):
         # presence logit of a letter = calib[0] * (presence_feature - calib[1]) [+ calib[2] * log letter mass], see
         # `presence`; `global`: 2 numbers for all letters; `letter`, `letter_count`: a (3, 26) table, a column a letter
         self.calibration = calibration
-        c = torch.tensor([4.0, math.log(0.5)])
-        self.register_buffer('calib', c if calibration == 'global' else torch.cat([c[:, None].expand(2, BG),
-                                                                                   torch.zeros(1, BG)]))
+        st = torch.tensor([4.0, math.log(0.5)])
+        self.register_buffer('calib', st if calibration == 'global' else torch.cat([st[:, None].expand(2, BG),
+                                                                                    torch.zeros(1, BG)]))
     @property
     def rot90_invariant(self) -> bool:
         "True with `orbit`: tells `dirtymnist.predict` that its 4x rot90 TTA would only repeat this model's prediction."
@@ -102,9 +109,7 @@ class WindowNet(nn.Module):
         """Image logits `(B, 26)` from cell logits: a calibrated logistic of `presence_feature` `f`, `s * (f - t)` with
         one `(s, t)` (`global`) or one per letter, plus `k` times the image's log letter mass `log sum exp f` (the
         expected number of letter cells: a crowd term, `letter_count`)."""
-        f, c = self.presence_feature(cells), self.calib
-        if c.ndim == 1: return c[0] * (f - c[1])
-        return c[0] * (f - c[1]) + c[2] * torch.logsumexp(f, 1, keepdim=True)
+        return calibrated(self.presence_feature(cells), self.calib)
     def forward(self, x):
         if x.shape[-1] == self.window and x.shape[-2] == self.window:
             return self.cells(x).flatten(1)   # training windows: (B, 27)
