@@ -89,9 +89,8 @@ def record_boxes(record: pd.DataFrame) -> pd.DataFrame:
     c, si = np.cos(a) * s, np.sin(a) * s
     w = 28 * (np.abs(c) + np.abs(si))
     side = np.floor(w + 0.01).astype(np.int64)  # the generator's `int(w)`, safe from the record's rounding
-    x0 = np.round(record['cx'].to_numpy(np.float64) - w / 2 + (c + si) / 2).astype(
-        np.int64
-    )  # `cx` is the letter's centre in the box
+    # `cx` is the letter's centre in the box
+    x0 = np.round(record['cx'].to_numpy(np.float64) - w / 2 + (c + si) / 2).astype(np.int64)
     y0 = np.round(record['cy'].to_numpy(np.float64) - w / 2 + (c - si) / 2).astype(np.int64)
     return pd.DataFrame({'x0': x0, 'y0': y0, 'x1': x0 + side, 'y1': y0 + side}, index=record.index)
 
@@ -99,8 +98,8 @@ def record_boxes(record: pd.DataFrame) -> pd.DataFrame:
 def class_activation_map(model, x: torch.Tensor) -> torch.Tensor:
     """`(B, classes, h, w)`: each class's logit at every position of a timm CNN's last features, caught by a fastai
     `Hook` on the input of its `global_pool` (their mean is the model's logit when it average-pools)."""
-    pool, clf = getattr(model, 'global_pool', None), model.get_classifier() if hasattr(model,
-            'get_classifier') else None
+    pool = getattr(model, 'global_pool', None)
+    clf = model.get_classifier() if hasattr(model, 'get_classifier') else None
     if pool is None or not isinstance(clf, torch.nn.Linear):
         raise ValueError(f'{type(model).__name__}: a class-activation map needs a timm CNN with a `global_pool` and a '
                          'linear classifier')

@@ -311,9 +311,8 @@ class LiveProgress(Callback):
             from tqdm import tqdm
 
             total = round(self.budget) if self.budget else self.n_epoch * len(self.dls.train)
-            cols, rows = shutil.get_terminal_size(
-                (100, 20)
-            )  # (tqdm's own probe reads 0 x 0 through a kernel or a pty without a size, and then draws nothing)
+            # (tqdm's own probe reads 0 x 0 through a kernel or a pty without a size, and then draws nothing)
+            cols, rows = shutil.get_terminal_size((100, 20))
             self.pbar = tqdm(total=total, file=out, mininterval=1.0, ncols=cols, nrows=max(rows, 2),
                              bar_format='train {percentage:3.0f}%|{bar:12}| {desc}')
         else:

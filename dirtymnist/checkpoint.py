@@ -214,9 +214,8 @@ def load_checkpoint(path):
 class ResumeFrom(Callback):
     """Restore a checkpoint's model, optimizer, scaler, schedule, best weights, logs, step and RNG at the start of the
     fit; its epoch starts at its batch."""
-    order = (
-        DistributedTrainer.order + 1
-    )  # after MixedPrecision (creates the scaler) and DistributedTrainer (wraps the loaders)
+    # after MixedPrecision (creates the scaler) and DistributedTrainer (wraps the loaders)
+    order = DistributedTrainer.order + 1
     def __init__(self, tensors, meta): store_attr(); self.skip, self._offset = int(meta.get('batch', 0) or 0), 0
     def before_fit(self):
         t, j, learn = self.tensors, self.meta, self.learn
@@ -242,12 +241,10 @@ class ResumeFrom(Callback):
         for k, p in model.named_parameters():
             if k in grads: p.grad = grads[k].to(p.device, p.dtype)
         learn.train_iter = int(j['step'])
-        self._smooth = j.get(
-            'smooth_loss'
-        )  # restored in before_epoch: fastai's Recorder.before_fit (order 50, after this) resets it
-        restore_rng_states(
-            t, j, learn.dls
-        )  # this process's own; StepLogger.before_fit (later) rewrites the CSV up to this step
+        # restored in before_epoch: fastai's Recorder.before_fit (order 50, after this) resets it
+        self._smooth = j.get('smooth_loss')
+        # this process's own; StepLogger.before_fit (later) rewrites the CSV up to this step
+        restore_rng_states(t, j, learn.dls)
     def before_epoch(self):
         s, self._smooth = getattr(self, '_smooth', None), None
         if s and hasattr(self.learn, 'recorder'):
@@ -263,9 +260,8 @@ class ResumeFrom(Callback):
         self.skip, self._offset = 0, k
     def before_batch(self):
         if not self.training or not self._offset: return
-        self.learn.iter = (
-            self.iter + self._offset
-        )  # fastai numbers the pass from 0; the epoch's batch numbers go on from k
+        # fastai numbers the pass from 0; the epoch's batch numbers go on from k
+        self.learn.iter = self.iter + self._offset
         if self._fl is not None and 'generator' in vars(self._fl): del self._fl.generator
     def after_train(self): self._offset = 0
 
@@ -273,9 +269,8 @@ class ResumeFrom(Callback):
 class Checkpointer(Callback):
     """Save a resume checkpoint to `<stem>.resume.*` at the end of every epoch and (`at_validation`) after every
     validation inside one (rank 0)."""
-    order = (
-        ProgressCallback.order + 30
-    )  # after everything else that runs after a batch: the saved RNG state is the one the next batch starts from
+    # after everything else that runs after a batch: the saved RNG state is the one the next batch starts from
+    order = ProgressCallback.order + 30
     def __init__(self, stem, at_validation=True):
         self.stem, self.at_validation, self._due, self._rng0 = _ckpt_stem(stem), at_validation, False, None
     def before_fit(self): self._due = False

@@ -66,9 +66,8 @@ def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learne
     learn = Learner(p.dls, p.model, loss_func=loss_func or p.loss_func, opt_func=p.opt_func, lr=float(cfg.optim.lr),
                     splitter=lambda m: m, metrics=p.metrics, cbs=tcbs + list(p.cbs) + list(cbs or []))
     if not IN_NOTEBOOK:
-        learn.remove_cb(
-            ProgressCallback
-        )  # on a console LiveProgress shows progress; fastai's bar would redraw into logs
+        # on a console LiveProgress shows progress; fastai's bar would redraw into logs
+        learn.remove_cb(ProgressCallback)
     learn.cfg, learn.precision, learn.model_meta = cfg, precision, p.model_meta
     return learn
 
@@ -164,9 +163,8 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
     learn.run_id, learn.run_name = run_id, stem.name
     learn.step_logger.fname = stem.with_name(stem.name + '.log.csv')
     learn.add_cb(Checkpointer(stem))
-    learn.resume_epoch = (
-        int(ckpt['epoch']) if ckpt else 0
-    )  # not `start_epoch`: fastai's Recorder has a callback attribute of that name
+    # not `start_epoch`: fastai's Recorder has a callback attribute of that name
+    learn.resume_epoch = int(ckpt['epoch']) if ckpt else 0
     if ckpt: learn.add_cb(ResumeFrom(tensors, ckpt))
     ctx = learn.distrib_ctx(**distrib_kwargs(learn, cfg)) if num_distrib() > 1 else nullcontext()
     try:

@@ -288,9 +288,8 @@ def _load_pickled(p, trust_pickle, device):
     meta.update(image_size=384, source=str(p))
     return model.to(device).eval(), meta
 
-_EDITABLE = (
-    'threshold',
-)  # what may change in the JSON after saving (`dirtymnist_evaluate --tune-out` stores tuned thresholds)
+# what may change in the JSON after saving (`dirtymnist_evaluate --tune-out` stores tuned thresholds)
+_EDITABLE = ('threshold',)
 
 def _header_meta(st) -> dict | None:
     """The metadata the safetensors file `st` carries in its header (None if none); a one-line error if the file is not

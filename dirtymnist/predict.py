@@ -111,9 +111,8 @@ def _amp_dtype(device, precision=None):
     dev, p = torch.device(device).type, str(precision or 'fp32').lower()
     p = _PRECISION.get(p, p)
     if p == 'bf16':
-        return (
-            torch.bfloat16 if dev != 'cuda' or torch.cuda.is_bf16_supported() else None
-        )  # a GPU without bf16: float32
+        # a GPU without bf16: float32
+        return torch.bfloat16 if dev != 'cuda' or torch.cuda.is_bf16_supported() else None
     return torch.float16 if p == 'fp16' and dev == 'cuda' else None
 
 def _autocast(device, precision=None):

@@ -245,9 +245,8 @@ def fast(cfg, dls=None, model=None) -> Parts:
                             p_background=float(f.p_background))
         valid_dl = DataLoader(SynthTensors(source_letters(d.valid_letters), int(d.num_valid), seed=seed + 1_000_003,
                                            size=size), bs=32, shuffle=False)
-        dls = DataLoaders(
-            train_dl, valid_dl, device=default_device()
-        )  # fastai's choice (CUDA when there is one); windows are made on the CPU
+        # fastai's choice (CUDA when there is one); windows are made on the CPU
+        dls = DataLoaders(train_dl, valid_dl, device=default_device())
     total = int(t.epochs) * len(dls.train)
     cbs = [FreshImages(), TimeSchedule(float(cfg.optim.lr), float(t.max_minutes), float(f.warmup), float(f.final_lr),
                                        total),
