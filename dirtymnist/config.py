@@ -15,9 +15,9 @@ from omegaconf import errors as oc_errors
 from .labels import atomic_write
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'CALIBRATIONS', 'CONFIG_DIR', 'SourceConfig', 'DataConfig', 'ModelConfig', 'OptimConfig', 'TrainConfig',
-           'FastConfig', 'Config', 'ConfigError', 'list_configs', 'load_config', 'config_to_dict', 'config_to_yaml',
-           'save_config']
+__all__ = ['PRECISIONS', 'TRAIN_UNITS', 'CALIBRATIONS', 'CONFIG_DIR', 'SourceConfig', 'DataConfig', 'ModelConfig', 'OptimConfig',
+           'TrainConfig', 'FastConfig', 'Config', 'ConfigError', 'list_configs', 'load_config', 'config_to_dict',
+           'config_to_yaml', 'save_config']
 
 # %% ../nbs/04_config.ipynb #760b827b
 @dataclass
@@ -97,6 +97,7 @@ class FastConfig:
     calib_images: int = 256
     calibration: str = 'global'   # presence calibration: one scale/offset, or per letter (`CALIBRATIONS`)
     channels_last: bool = True
+    train_on: str = 'windows'     # a training item: one window (one cell), or a whole image (all its cells)
 
 # %% ../nbs/04_config.ipynb #1a712002
 @dataclass
@@ -112,6 +113,7 @@ class Config:
 
 # %% ../nbs/04_config.ipynb #86487a64
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
+TRAIN_UNITS = ('windows', 'images')   # `fast.train_on`: see `dirtymnist.recipe_fast.WindowDL`
 CALIBRATIONS = ('global', 'letter', 'letter_count')   # `fast.calibration`: see `dirtymnist.nets.WindowNet.presence`
 
 class ConfigError(ValueError):
@@ -203,6 +205,8 @@ def _check(cfg, src):
     if not 0 <= cfg.fast.warmup < 1: bad('fast.warmup', f'{cfg.fast.warmup} is not in [0, 1)')
     if cfg.fast.calibration not in CALIBRATIONS:
         bad('fast.calibration', f'{cfg.fast.calibration!r} is not one of {", ".join(CALIBRATIONS)}')
+    if cfg.fast.train_on not in TRAIN_UNITS:
+        bad('fast.train_on', f'{cfg.fast.train_on!r} is not one of {", ".join(TRAIN_UNITS)}')
 
 def _read(name_or_path):
     "Return (raw dict, source description, default name)."

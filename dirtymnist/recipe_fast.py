@@ -15,7 +15,7 @@ from fastai.torch_core import default_device
 from .letters import load_letters
 from .synth import SynthDataset, make_image
 from .nets import BG, WindowNet
-from .config import ConfigError
+from .config import ConfigError, TRAIN_UNITS
 from .data import source_letters
 from .model import create_model
 from .evaluate import correct_labels
@@ -23,8 +23,8 @@ from .callbacks import IntervalValidation, _autocast_for
 from .recipes import Parts, register_recipe, timm_opt_func
 
 # %% auto #0
-__all__ = ['WindowGen', 'WindowDL', 'SynthTensors', 'WindowLoss', 'presence_features', 'fit_calibration', 'Calibrate',
-           'fit_letter_calibration', 'FreshImages', 'TimeSchedule', 'fast', 'read_curves', 'plot_curves']
+__all__ = ['IMAGE_WINDOWS', 'WindowGen', 'WindowDL', 'SynthTensors', 'WindowLoss', 'presence_features', 'fit_calibration',
+           'Calibrate', 'fit_letter_calibration', 'FreshImages', 'TimeSchedule', 'fast', 'read_curves', 'plot_curves']
 
 # %% ../nbs/13_recipe_fast.ipynb #7141ed0d
 def _radius(side):
@@ -62,6 +62,30 @@ class WindowGen:
         i0, j0 = np.rint(ys).astype(int) + P - S // 2, np.rint(xs).astype(int) + P - S // 2
         w = np.stack([canvas[i:i + S, j:j + S] for i, j in zip(i0, j0)])
         return w, np.concatenate([cls[near], np.full(len(xs) - k, BG)])
+    def cell_classes(self, placements, stride: int = 16):
+        """The class of every `stride` px cell of an image with these `placements` (`make_image`'s `(k, 5)`), by the rule
+        `windows` cuts by: the letter whose radius holds the cell's centre (the nearest in radii), `BG` where the
+        centre is at least 4 px outside every radius, -100 (not scored) in between."""
+        n = self.image_size // stride
+        t, c = np.full((n, n), BG, np.int64), (np.arange(n) + 0.5) * stride   # cell j is centred at stride*(j+1/2)
+        if not len(placements): return t
+        cls, r = placements[:, 0].astype(np.int64), _radius(placements[:, 3])
+        d = np.hypot(c[None, :, None] - placements[:, 1], c[:, None, None] - placements[:, 2])   # (row, col, letter)
+        t[((d - r) <= 4).any(-1)] = -100
+        inside = (d / r).min(-1) < 1
+        t[inside] = cls[(d / r).argmin(-1)[inside]]
+        return t
+    def images(self, n: int, g: torch.Generator, stride: int = 16):
+        """`(x (n,1,H,H) float in [-1,1], classes (n, H/stride, H/stride) int64)`: `n` new whole images and the class
+        of each of their cells (`cell_classes`), all drawn from `g`."""
+        rng, H = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g))), self.image_size
+        ims, ts = [], []
+        for _ in range(n):
+            img, _, pl = make_image(self.letters, int(rng.integers(2**62)), 0, size=H, return_placements=True,
+                                    **self.image_kwargs)
+            ims.append(img); ts.append(self.cell_classes(pl, stride))
+        x = torch.from_numpy(np.stack(ims)).float().div_(127.5).sub_(1)[:, None]
+        return x, torch.from_numpy(np.stack(ts))
     def batch(self, n: int, g: torch.Generator):
         """`(x (n,1,S,S) float in [-1,1], classes (n,) int64)`: windows of as many new images as it takes, shuffled, all
         drawn from `g`."""
@@ -74,24 +98,28 @@ class WindowGen:
         return x, torch.from_numpy(np.concatenate(cs)[o]).long()
 
 # %% ../nbs/13_recipe_fast.ipynb #7960ff49
+IMAGE_WINDOWS = 32   # with `fast.train_on: images`, what a whole image counts for in `train.batch_size`, `data.num_train`
+
 def _seed(*keys) -> int: return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
 
 class WindowDL(DataLoader):
     """fastai `DataLoader` of training windows made on the fly: an epoch is `n` windows in batches of `bs`; the batch
     that starts at item `i` of epoch `e` comes from the seed `(seed, e, i)`, so a run is repeatable and a resume can
-    skip batches."""
+    skip batches. With `unit='images'` an item is a whole image and the classes of its `stride` px cells
+    (`WindowGen.images`)."""
     def __init__(self, letters=None, n: int = 16384, bs: int = 128, seed: int = 0, window: int = 84,
-                 p_background: float = 0.3,
-                 gen=None, **kwargs):
+                 p_background: float = 0.3, gen=None, unit: str = 'windows', stride: int = 16, **kwargs):
+        if unit not in TRAIN_UNITS: raise ValueError(f'unit={unit!r} is not one of {", ".join(TRAIN_UNITS)}')
         kwargs.pop('dataset', None); kwargs.pop('shuffle', None); kwargs.pop('drop_last', None)
         super().__init__(dataset=range(int(n)), bs=bs, shuffle=False, drop_last=True, **kwargs)
         self.gen = gen if gen is not None else WindowGen(letters, window, p_background)
-        self.seed, self.epoch = int(seed), 0
+        self.seed, self.epoch, self.unit, self.stride = int(seed), 0, unit, int(stride)
     def set_epoch(self, epoch: int): self.epoch = int(epoch)
     def create_batches(self, samps):
         samps = list(samps)
         for k in range(0, len(samps) - self.bs + 1, self.bs):
-            yield self.gen.batch(self.bs, torch.Generator().manual_seed(_seed(self.seed, self.epoch, samps[k])))
+            g = torch.Generator().manual_seed(_seed(self.seed, self.epoch, samps[k]))
+            yield self.gen.batch(self.bs, g) if self.unit == 'windows' else self.gen.images(self.bs, g, self.stride)
 
 class SynthTensors(SynthDataset):
     "`SynthDataset` as the network reads it: item `i` is `(x (1,S,S) float in [-1,1], labels (26,) float)`."
@@ -101,13 +129,20 @@ class SynthTensors(SynthDataset):
 
 # %% ../nbs/13_recipe_fast.ipynb #8a852a96
 class WindowLoss(nn.Module):
-    """Cross-entropy of window logits `(B,27)` against their classes (training); BCE of image logits `(B,26)` against
-    the labels (validation)."""
-    def __init__(self, label_smoothing: float = 0.0):
+    """Cross-entropy of window logits `(B,27)` against their classes, or of cell logits `(B,27,h,w)` against the cells'
+    classes, background weighed to `p_background` of the weight (training); BCE of image logits `(B,26)` against the
+    labels (validation)."""
+    def __init__(self, label_smoothing: float = 0.0, p_background: float = 0.3):
         super().__init__()
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing, self.p_background = float(label_smoothing), float(p_background)
     def forward(self, pred, targ):
         if targ.ndim == 1: return F.cross_entropy(pred.float(), targ.long(), label_smoothing=self.label_smoothing)
+        if targ.ndim == 3:   # cells of whole images: 27-way, the many background cells weighed down (a weighted mean)
+            n_bg, n_letter = (targ == BG).sum().clamp(min=1), ((targ >= 0) & (targ < BG)).sum().clamp(min=1)
+            w = torch.ones(BG + 1, device=pred.device)
+            w[BG] = self.p_background / (1 - self.p_background) * n_letter / n_bg
+            return F.cross_entropy(pred.float(), targ.long(), weight=w, ignore_index=-100,
+                                   label_smoothing=self.label_smoothing)
         return F.binary_cross_entropy_with_logits(pred.float(), targ.float())
 
 # %% ../nbs/13_recipe_fast.ipynb #2141a3be
@@ -241,8 +276,10 @@ def fast(cfg, dls=None, model=None) -> Parts:
                                               f'{model.stride}', 'data.image_size')
     train_letters = source_letters(d.letters)
     if dls is None:
-        train_dl = WindowDL(train_letters, int(d.num_train), int(t.batch_size), seed=seed, window=model.window,
-                            p_background=float(f.p_background))
+        per = IMAGE_WINDOWS if f.train_on == 'images' else 1   # batch_size and num_train count windows
+        bs = max(1, int(t.batch_size) // per)
+        train_dl = WindowDL(train_letters, max(bs, int(d.num_train) // per), bs, seed=seed, window=model.window,
+                            p_background=float(f.p_background), unit=str(f.train_on), stride=model.stride)
         valid_dl = DataLoader(SynthTensors(source_letters(d.valid_letters), int(d.num_valid), seed=seed + 1_000_003,
                                            size=size), bs=32, shuffle=False)
         # fastai's choice (CUDA when there is one); windows are made on the CPU
@@ -251,7 +288,7 @@ def fast(cfg, dls=None, model=None) -> Parts:
     cbs = [FreshImages(), TimeSchedule(float(cfg.optim.lr), float(t.max_minutes), float(f.warmup), float(f.final_lr),
                                        total),
            Calibrate(train_letters, int(f.calib_images), seed=seed + 2_000_003, size=size)]
-    return Parts(dls=dls, model=model, loss_func=WindowLoss(float(f.label_smoothing)),
+    return Parts(dls=dls, model=model, loss_func=WindowLoss(float(f.label_smoothing), float(f.p_background)),
                  opt_func=timm_opt_func(cfg.optim), cbs=cbs,
                  model_meta=dict(model_name=cfg.model.model_name, model_args=margs))
 
