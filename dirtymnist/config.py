@@ -98,6 +98,7 @@ class FastConfig:
     calibration: str = 'global'   # presence calibration: one scale/offset, or per letter (`CALIBRATIONS`)
     channels_last: bool = True
     train_on: str = 'windows'     # a training item: one window (one cell), or a whole image (all its cells)
+    letters_per_image: List[int] = field(default_factory=lambda: [10, 14])   # of the training images (the contest's)
 
 # %% ../nbs/04_config.ipynb #1a712002
 @dataclass
@@ -205,6 +206,9 @@ def _check(cfg, src):
     if not 0 <= cfg.fast.warmup < 1: bad('fast.warmup', f'{cfg.fast.warmup} is not in [0, 1)')
     if cfg.fast.calibration not in CALIBRATIONS:
         bad('fast.calibration', f'{cfg.fast.calibration!r} is not one of {", ".join(CALIBRATIONS)}')
+    lpi = list(cfg.fast.letters_per_image)
+    if len(lpi) != 2 or not 1 <= lpi[0] <= lpi[1] <= 26:
+        bad('fast.letters_per_image', f'{lpi} must be [min, max] with 1 <= min <= max <= 26')
     if cfg.fast.train_on not in TRAIN_UNITS:
         bad('fast.train_on', f'{cfg.fast.train_on!r} is not one of {", ".join(TRAIN_UNITS)}')
 

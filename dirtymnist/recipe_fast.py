@@ -278,8 +278,11 @@ def fast(cfg, dls=None, model=None) -> Parts:
     if dls is None:
         per = IMAGE_WINDOWS if f.train_on == 'images' else 1   # batch_size and num_train count windows
         bs = max(1, int(t.batch_size) // per)
-        train_dl = WindowDL(train_letters, max(bs, int(d.num_train) // per), bs, seed=seed, window=model.window,
-                            p_background=float(f.p_background), unit=str(f.train_on), stride=model.stride)
+        lo, hi = (int(k) for k in f.letters_per_image)
+        gen = WindowGen(train_letters, model.window, float(f.p_background), image_size=size, min_letters=lo,
+                        max_letters=hi)
+        train_dl = WindowDL(n=max(bs, int(d.num_train) // per), bs=bs, seed=seed, gen=gen, unit=str(f.train_on),
+                            stride=model.stride)
         valid_dl = DataLoader(SynthTensors(source_letters(d.valid_letters), int(d.num_valid), seed=seed + 1_000_003,
                                            size=size), bs=32, shuffle=False)
         # fastai's choice (CUDA when there is one); windows are made on the CPU
