@@ -23,14 +23,36 @@ from .callbacks import IntervalValidation, _autocast_for
 from .recipes import Parts, register_recipe, timm_opt_func
 
 # %% auto #0
-__all__ = ['IMAGE_WINDOWS', 'WindowGen', 'WindowDL', 'SynthTensors', 'WindowLoss', 'presence_features', 'fit_calibration',
-           'Calibrate', 'fit_letter_calibration', 'FreshImages', 'TimeSchedule', 'fast', 'read_curves', 'plot_curves']
+__all__ = ['IMAGE_WINDOWS', 'WindowGen', 'train_items', 'WindowDL', 'SynthTensors', 'WindowLoss', 'presence_features',
+           'fit_calibration', 'Calibrate', 'fit_letter_calibration', 'FreshImages', 'TimeSchedule', 'fast',
+           'read_curves', 'plot_curves']
 
 # %% ../nbs/13_recipe_fast.ipynb #7141ed0d
 def _radius(side):
     """How far from a letter's centre (px) a cell still counts as that letter's: max(12, 0.3 x its `side`), the side
     being 28 px x its scale."""
     return np.maximum(12.0, 0.3 * np.asarray(side, np.float64))
+
+def _point_classes(x, y, placements):
+    """The class of a cell centred at each point `(x, y)` of an image with these `placements` (`make_image`'s `(k, 5)`):
+    the letter whose radius holds it (the nearest in radii), `BG` at least 4 px outside every radius, -100 (not scored)
+    in between."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    out = np.full(x.shape, BG, np.int64)
+    if not len(placements): return out
+    cls, r = placements[:, 0].astype(np.int64), _radius(placements[:, 3])
+    d = np.hypot(x[..., None] - placements[:, 1], y[..., None] - placements[:, 2])   # (..., letter)
+    out[((d - r) <= 4).any(-1)] = -100
+    rel = d / r
+    inside = rel.min(-1) < 1
+    out[inside] = cls[rel.argmin(-1)[inside]]
+    return out
+
+def _as_input(a) -> torch.Tensor:
+    "uint8 images `(n, S, S)` as the network reads them: `(n, 1, S, S)` float in [-1, 1]."
+    return torch.from_numpy(np.ascontiguousarray(a)).float().div_(127.5).sub_(1)[:, None]
+
+def _numpy_rng(g: torch.Generator): return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g)))
 
 class WindowGen:
     """Training windows as cells of Dirty-MNIST images see them, cut from whole images that `synth.make_image` makes:
@@ -40,65 +62,60 @@ class WindowGen:
         self.letters, self.size, self.p_background, self.image_size = (load_letters(letters), int(size),
                                                                        float(p_background), int(image_size))
         self.image_kwargs = image_kwargs
+    def _image(self, rng):
+        "A new image, its labels and its placements, drawn from the numpy generator `rng`."
+        return make_image(self.letters, int(rng.integers(2**62)), 0, size=self.image_size, return_placements=True,
+                          **self.image_kwargs)
     def windows(self, rng):
         "The windows `(k, S, S) uint8` and classes `(k,)` of one new image, drawn from the numpy generator `rng`."
         S, H = self.size, self.image_size
         P = S // 2 + 20                                   # room for windows centred up to 20 px outside the image
-        img, _, pl = make_image(self.letters, int(rng.integers(2**62)), 0, size=H, return_placements=True,
-                                **self.image_kwargs)
+        img, _, pl = self._image(rng)
         canvas = rng.integers(0, 256, (H + 2 * P, H + 2 * P), dtype=np.uint8)   # the image in a frame of fresh noise
         canvas[P:P + H, P:P + H] = img
-        cls, cx, cy = pl[:, 0].astype(np.int64), pl[:, 1].astype(np.float64), pl[:, 2].astype(np.float64)
-        r, k = _radius(pl[:, 3]), len(pl)
-        # a window per letter, centred anywhere within the letter's radius; its class is the letter nearest (in radii)
+        cx, cy, r, k = pl[:, 1].astype(np.float64), pl[:, 2].astype(np.float64), _radius(pl[:, 3]), len(pl)
+        # a window per letter, centred anywhere within the letter's radius; its class by `_point_classes`
         d, a = r * np.sqrt(rng.random(k)), rng.random(k) * 2 * math.pi
         wx, wy = cx + d * np.cos(a), cy + d * np.sin(a)
-        near = (np.hypot(wx[:, None] - cx, wy[:, None] - cy) / r).argmin(1)
         # background windows where the cells are, at least 4 px outside every letter's radius
         nb = rng.binomial(k, self.p_background / (1 - self.p_background)) if self.p_background else 0
         bx, by = rng.uniform(8, H - 8, 4 * nb + 8), rng.uniform(8, H - 8, 4 * nb + 8)
-        free = ((np.hypot(bx[:, None] - cx, by[:, None] - cy) - r) > 4).all(1)
+        free = _point_classes(bx, by, pl) == BG
         xs, ys = np.concatenate([wx, bx[free][:nb]]), np.concatenate([wy, by[free][:nb]])
         i0, j0 = np.rint(ys).astype(int) + P - S // 2, np.rint(xs).astype(int) + P - S // 2
         w = np.stack([canvas[i:i + S, j:j + S] for i, j in zip(i0, j0)])
-        return w, np.concatenate([cls[near], np.full(len(xs) - k, BG)])
+        return w, np.concatenate([_point_classes(wx, wy, pl), np.full(len(xs) - k, BG)])
     def cell_classes(self, placements, stride: int = 16):
-        """The class of every `stride` px cell of an image with these `placements` (`make_image`'s `(k, 5)`), by the
-        rule `windows` cuts by: the letter whose radius holds the cell's centre (the nearest in radii), `BG` where the
-        centre is at least 4 px outside every radius, -100 (not scored) in between."""
-        n = self.image_size // stride
-        t, c = np.full((n, n), BG, np.int64), (np.arange(n) + 0.5) * stride   # cell j is centred at stride*(j+1/2)
-        if not len(placements): return t
-        cls, r = placements[:, 0].astype(np.int64), _radius(placements[:, 3])
-        d = np.hypot(c[None, :, None] - placements[:, 1], c[:, None, None] - placements[:, 2])   # (row, col, letter)
-        t[((d - r) <= 4).any(-1)] = -100
-        inside = (d / r).min(-1) < 1
-        t[inside] = cls[(d / r).argmin(-1)[inside]]
-        return t
+        """The class of every `stride` px cell of an image with these `placements`, by the rule the windows are cut by
+        (`_point_classes`): `(H/stride, H/stride)`, cell j centred at stride*(j+1/2)."""
+        c = (np.arange(self.image_size // stride) + 0.5) * stride
+        return _point_classes(*np.meshgrid(c, c), placements)
     def images(self, n: int, g: torch.Generator, stride: int = 16):
         """`(x (n,1,H,H) float in [-1,1], classes (n, H/stride, H/stride) int64)`: `n` new whole images and the class
         of each of their cells (`cell_classes`), all drawn from `g`."""
-        rng, H = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g))), self.image_size
-        ims, ts = [], []
+        rng, ims, ts = _numpy_rng(g), [], []
         for _ in range(n):
-            img, _, pl = make_image(self.letters, int(rng.integers(2**62)), 0, size=H, return_placements=True,
-                                    **self.image_kwargs)
+            img, _, pl = self._image(rng)
             ims.append(img); ts.append(self.cell_classes(pl, stride))
-        x = torch.from_numpy(np.stack(ims)).float().div_(127.5).sub_(1)[:, None]
-        return x, torch.from_numpy(np.stack(ts))
+        return _as_input(np.stack(ims)), torch.from_numpy(np.stack(ts))
     def batch(self, n: int, g: torch.Generator):
         """`(x (n,1,S,S) float in [-1,1], classes (n,) int64)`: windows of as many new images as it takes, shuffled, all
         drawn from `g`."""
-        rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g)))
-        ws, cs, m = [], [], 0
+        rng, ws, cs, m = _numpy_rng(g), [], [], 0
         while m < n:
             w, c = self.windows(rng); ws.append(w); cs.append(c); m += len(c)
         o = rng.permutation(m)[:n]
-        x = torch.from_numpy(np.concatenate(ws)[o]).float().div_(127.5).sub_(1)[:, None]
-        return x, torch.from_numpy(np.concatenate(cs)[o]).long()
+        return _as_input(np.concatenate(ws)[o]), torch.from_numpy(np.concatenate(cs)[o]).long()
 
 # %% ../nbs/13_recipe_fast.ipynb #7960ff49
 IMAGE_WINDOWS = 32   # with `fast.train_on: images`, what an image counts for in `train.batch_size`, `data.num_train`
+
+def train_items(cfg) -> tuple[int, int]:
+    """`(items a step, items an epoch)` of a `fast` config: `train.batch_size` and `data.num_train` count windows, a
+    whole image (`fast.train_on: images`) as `IMAGE_WINDOWS` of them."""
+    per = IMAGE_WINDOWS if cfg.fast.train_on == 'images' else 1
+    bs = max(1, int(cfg.train.batch_size) // per)
+    return bs, max(bs, int(cfg.data.num_train) // per)
 
 def _seed(*keys) -> int: return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
 
@@ -276,12 +293,11 @@ def fast(cfg, dls=None, model=None) -> Parts:
                                               f'{model.stride}', 'data.image_size')
     train_letters = source_letters(d.letters)
     if dls is None:
-        per = IMAGE_WINDOWS if f.train_on == 'images' else 1   # batch_size and num_train count windows
-        bs = max(1, int(t.batch_size) // per)
+        bs, n = train_items(cfg)
         lo, hi = (int(k) for k in f.letters_per_image)
         gen = WindowGen(train_letters, model.window, float(f.p_background), image_size=size, min_letters=lo,
                         max_letters=hi)
-        train_dl = WindowDL(n=max(bs, int(d.num_train) // per), bs=bs, seed=seed, gen=gen, unit=str(f.train_on),
+        train_dl = WindowDL(n=n, bs=bs, seed=seed, gen=gen, unit=str(f.train_on),
                             stride=model.stride)
         valid_dl = DataLoader(SynthTensors(source_letters(d.valid_letters), int(d.num_valid), seed=seed + 1_000_003,
                                            size=size), bs=32, shuffle=False)
