@@ -142,7 +142,7 @@ class SynthTensors(SynthDataset):
     "`SynthDataset` as the network reads it: item `i` is `(x (1,S,S) float in [-1,1], labels (26,) float)`."
     def __getitem__(self, i):
         img, lab = super().__getitem__(i)
-        return torch.from_numpy(img.astype(np.float32) / 127.5 - 1)[None], torch.from_numpy(lab.astype(np.float32))
+        return _as_input(img[None])[0], torch.from_numpy(lab.astype(np.float32))
 
 # %% ../nbs/13_recipe_fast.ipynb #8a852a96
 class WindowLoss(nn.Module):
