@@ -18,7 +18,8 @@ from .labels import VOCAB, atomic_write, check_thresholds
 import dirtymnist.nets  # noqa: F401  (registers the project's own networks with timm)
 
 # %% auto #0
-__all__ = ['resolve_model_name', 'create_model', 'default_meta', 'write_pair', 'save_model', 'read_meta', 'load_model']
+__all__ = ['resolve_model_name', 'create_model', 'fast_bf16', 'default_meta', 'write_pair', 'save_model', 'read_meta',
+           'load_model']
 
 # %% ../nbs/08_model.ipynb #d47b160c
 def resolve_model_name(name: str) -> str:
@@ -110,6 +111,16 @@ def create_model(model_name: str, pretrained: bool = False, pretrained_file=None
         try: return timm.create_model(name, pretrained=True, **timm_kwargs)
         except OSError as e: raise _offline_error(name) from e
     return timm.create_model(name, pretrained=False, **timm_kwargs)
+
+# %% ../nbs/08_model.ipynb #66397477
+def fast_bf16(device='cpu') -> bool:
+    """Does `device` compute in bf16 natively: a CUDA GPU that supports it, or a CPU with AVX512-BF16 or AMX (oneDNN's
+    own check)? Elsewhere bf16 autocast is emulated and slower than fp32."""
+    dev = torch.device(device).type
+    if dev == 'cuda': return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if dev != 'cpu': return False
+    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError): return False
 
 # %% ../nbs/08_model.ipynb #a1374785
 _META_KEY = 'dirtymnist'
