@@ -61,7 +61,17 @@ class GradCheckpointing(Callback):
 
 # %% ../nbs/10_callbacks.ipynb #274110eb
 class AMP(MixedPrecision):
-    "fastai `MixedPrecision` on the data's device: fp16 + scaler on CUDA, bf16 on CUDA or CPU."
+    """fastai `MixedPrecision` on the data's device: fp16 + scaler on CUDA, bf16 on CUDA or CPU. fastai enters the
+    autocast before a batch and leaves it after the loss; a batch that ends between (cancelled, or an exception out of
+    the fit: `dirtymnist.learner.train` calls `release`) would leave the rest of the process in low precision."""
+    def before_batch(self): super().before_batch(); self.entered = True
+    def after_loss(self): super().after_loss(); self.entered = False
+    def release(self):
+        "Leave the batch's autocast if it is still entered."
+        if getattr(self, 'entered', False) and self.autocast is not None: self.autocast.__exit__(None, None, None)
+        self.entered = False
+    def after_cancel_batch(self): self.release()
+    def after_fit(self): self.release(); super().after_fit()
     def before_fit(self):
         dev = torch.device(getattr(self.dls, 'device', None) or 'cpu').type
         if dev != 'cuda' and self.amp_mode == AMPMode.FP16:

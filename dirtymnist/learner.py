@@ -171,6 +171,8 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
         with ctx: learn.fit(int(cfg.train.epochs), lr=float(cfg.optim.lr), start_epoch=learn.resume_epoch)
     finally:
         if ckpt: learn.remove_cb(ResumeFrom)
+        for cb in learn.cbs:   # a fit that raised mid-batch: leave its autocast (the rest of the process in fp32)
+            if isinstance(cb, AMP): cb.release()
     paths = dict(log=learn.step_logger.fname, checkpoint=_ckpt_stem(stem).with_name(_ckpt_stem(stem).name + '.json'))
     best = learn.best_model
     t_tuned, acc_tuned = tuned_threshold(learn)   # the best weights are back in the model

@@ -112,7 +112,7 @@ def create_model(model_name: str, pretrained: bool = False, pretrained_file=None
         except OSError as e: raise _offline_error(name) from e
     return timm.create_model(name, pretrained=False, **timm_kwargs)
 
-# %% ../nbs/08_model.ipynb #66397477
+# %% ../nbs/08_model.ipynb #de95c7e2
 def fast_bf16(device='cpu') -> bool:
     """Does `device` compute in bf16 natively: a CUDA GPU that supports it, or a CPU with AVX512-BF16 or AMX (oneDNN's
     own check)? Elsewhere bf16 autocast is emulated and slower than fp32."""
