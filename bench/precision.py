@@ -15,6 +15,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
 from dirtymnist.config import load_config
 from dirtymnist.model import create_model, fast_bf16
+from dirtymnist.recipe_fast import window_net_args
 
 
 def timings(model, images, steps, dtype):
@@ -40,9 +41,8 @@ def main():
     p.add_argument('--threads', type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads); torch.manual_seed(0)
-    f = load_config('cpu_fast').fast
-    model = create_model('dm_windownet', stem=f.stem, layers=[list(l) for l in f.layers], down=f.down, orbit=f.orbit,
-                         fold=f.fold).to(memory_format=torch.channels_last)
+    model = create_model('dm_windownet', **window_net_args(load_config('cpu_fast').fast))
+    model = model.to(memory_format=torch.channels_last)
     print(f'CPU vector unit {torch.backends.cpu.get_cpu_capability()}, native bf16: {fast_bf16("cpu")}, '
           f'{a.threads} threads, torch {torch.__version__}')
     res = {}

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from .cli import progress_mode
 from .labels import atomic_write
 from .evaluate import correct_labels
-from .model import fast_bf16
+from .model import PRECISION_ALIASES, fast_bf16
 
 # %% auto #0
 __all__ = ['CosinePerEpoch', 'GradCheckpointing', 'AMP', 'GradAccum', 'resolve_precision', 'run_validation', 'valid_probs',
@@ -93,7 +93,7 @@ def resolve_precision(precision, device, native_bf16=None) -> str:
     """`auto` means fp16 on CUDA, bf16 on a CPU that computes it natively (`fast_bf16`), fp32 on other CPUs; fp16
     without CUDA is an error naming the key, and bf16 asked of a CPU that only emulates it a warning."""
     p, dev = str(precision or 'auto').lower(), torch.device(device or 'cpu').type
-    p = {'32': 'fp32', '16': 'fp16', 'bf16-mixed': 'bf16', '16-mixed': 'fp16'}.get(p, p)
+    p = PRECISION_ALIASES.get(p, p)
     if native_bf16 is None and dev == 'cpu': native_bf16 = fast_bf16('cpu')
     if p == 'auto': return 'fp16' if dev == 'cuda' else 'bf16' if dev == 'cpu' and native_bf16 else 'fp32'
     if p not in ('fp32', 'fp16', 'bf16'):

@@ -18,8 +18,8 @@ from .labels import VOCAB, atomic_write, check_thresholds
 import dirtymnist.nets  # noqa: F401  (registers the project's own networks with timm)
 
 # %% auto #0
-__all__ = ['resolve_model_name', 'create_model', 'fast_bf16', 'default_meta', 'write_pair', 'save_model', 'read_meta',
-           'load_model']
+__all__ = ['PRECISION_ALIASES', 'resolve_model_name', 'create_model', 'fast_bf16', 'default_meta', 'write_pair', 'save_model',
+           'read_meta', 'load_model']
 
 # %% ../nbs/08_model.ipynb #d47b160c
 def resolve_model_name(name: str) -> str:
@@ -113,6 +113,9 @@ def create_model(model_name: str, pretrained: bool = False, pretrained_file=None
     return timm.create_model(name, pretrained=False, **timm_kwargs)
 
 # %% ../nbs/08_model.ipynb #de95c7e2
+# Lightning's names of the precisions, as older configs and saved models have them
+PRECISION_ALIASES = {'32': 'fp32', '16': 'fp16', '16-mixed': 'fp16', 'bf16-mixed': 'bf16'}
+
 def fast_bf16(device='cpu') -> bool:
     """Does `device` compute in bf16 natively: a CUDA GPU that supports it, or a CPU with AVX512-BF16 or AMX (oneDNN's
     own check)? Elsewhere bf16 autocast is emulated and slower than fp32."""

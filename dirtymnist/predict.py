@@ -18,7 +18,7 @@ from fastcore.script import Param, call_parse, store_true
 
 from .labels import VOCAB, check_thresholds, few, write_labels
 from .cli import check_number, check_paths, entry_point, progress_mode
-from .model import load_model, default_meta, fast_bf16
+from .model import PRECISION_ALIASES, load_model, default_meta, fast_bf16
 
 # %% auto #0
 __all__ = ['predict_cli', 'png_header', 'list_images', 'PNGDataset', 'predict', 'predict_main']
@@ -103,13 +103,11 @@ def _probe(model, size, in_chans, device, n_out, name, precision=None):
         raise ValueError(f'model {name} gives outputs of shape {tuple(out.shape)}; expected (batch, {n_out}) for the '
                          'letters a..z')
 
-_PRECISION = {'16': 'fp16', '16-mixed': 'fp16', 'bf16-mixed': 'bf16', '32': 'fp32'}
-
 def _amp_dtype(device, precision=None):
     """The autocast dtype for a model trained in `precision` (its metadata's) on `device`, None for float32: bf16 stays
     bf16 where the device computes it natively (`fast_bf16`), fp16 only for an fp16 model on CUDA."""
     dev, p = torch.device(device).type, str(precision or 'fp32').lower()
-    p = _PRECISION.get(p, p)
+    p = PRECISION_ALIASES.get(p, p)
     # a GPU without bf16, or a CPU that would emulate it (several times slower): float32
     if p == 'bf16': return torch.bfloat16 if fast_bf16(dev) else None
     return torch.float16 if p == 'fp16' and dev == 'cuda' else None

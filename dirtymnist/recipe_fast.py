@@ -24,8 +24,8 @@ from .recipes import Parts, register_recipe, timm_opt_func
 
 # %% auto #0
 __all__ = ['IMAGE_WINDOWS', 'WindowGen', 'train_items', 'WindowDL', 'SynthTensors', 'WindowLoss', 'presence_features',
-           'fit_calibration', 'Calibrate', 'fit_letter_calibration', 'FreshImages', 'TimeSchedule', 'fast',
-           'read_curves', 'plot_curves']
+           'fit_calibration', 'Calibrate', 'fit_letter_calibration', 'FreshImages', 'TimeSchedule', 'window_net_args',
+           'fast', 'read_curves', 'plot_curves']
 
 # %% ../nbs/13_recipe_fast.ipynb #7141ed0d
 def _radius(side):
@@ -272,16 +272,22 @@ class TimeSchedule(Callback):
         self.opt.set_hyper('lr', lr)
 
 # %% ../nbs/13_recipe_fast.ipynb #c3f4737d
+def window_net_args(f) -> dict:
+    """`WindowNet`'s arguments from a config's `fast` block (the recipe's model args; `calibration='global'` and
+    `fold=1` are left out, as older models saved them)."""
+    margs = dict(stem=int(f.stem), layers=[[int(o), int(s)] for o, s in f.layers], down=int(f.down),
+                 orbit=bool(f.orbit))
+    if f.calibration != 'global': margs['calibration'] = str(f.calibration)
+    if f.fold != 1: margs['fold'] = int(f.fold)
+    return margs
+
 @register_recipe
 def fast(cfg, dls=None, model=None) -> Parts:
     """The `fast` recipe: windows made on the fly for training, fixed images of the validation letters, `WindowNet` from
     the `fast` block, the window loss, the contest accuracy, a one-cycle schedule over wall time and the presence
     calibration."""
     f, d, t = cfg.fast, cfg.data, cfg.train
-    margs = dict(stem=int(f.stem), layers=[[int(o), int(s)] for o, s in f.layers], down=int(f.down),
-                 orbit=bool(f.orbit))
-    if f.calibration != 'global': margs['calibration'] = str(f.calibration)   # (`global` models keep their old args)
-    if f.fold != 1: margs['fold'] = int(f.fold)
+    margs = window_net_args(f)
     if model is None:
         model = create_model(cfg.model.model_name, pretrained=False, **margs)
         if f.channels_last: model = model.to(memory_format=torch.channels_last)
