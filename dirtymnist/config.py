@@ -90,6 +90,7 @@ class FastConfig:
     down: int = 4
     orbit: bool = True
     fold: int = 1                 # read the input planes at `fold` x the resolution, folded into channels
+    hidden: int = 0               # width of a 1x1 layer before the head (0: none)
     p_background: float = 0.3
     label_smoothing: float = 0.0
     warmup: float = 0.1
@@ -200,6 +201,7 @@ def _check(cfg, src):
     if len(cfg.optim.betas) != 2: bad('optim.betas', f'{list(cfg.optim.betas)} needs two values')
     for k in ('fast.stem', 'fast.down', 'fast.calib_images'):
         if OmegaConf.select(cfg, k) < 1: bad(k, f'{OmegaConf.select(cfg, k)} must be at least 1')
+    if cfg.fast.hidden < 0: bad('fast.hidden', f'{cfg.fast.hidden} must be 0 (none) or a width')
     if not cfg.fast.layers or any(len(l) != 2 or min(l) < 1 for l in cfg.fast.layers):
         bad('fast.layers', f'{cfg.fast.layers} must be (width, stride) pairs of positive integers')
     if not 0 <= cfg.fast.p_background < 1: bad('fast.p_background', f'{cfg.fast.p_background} is not in [0, 1)')

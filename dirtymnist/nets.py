@@ -30,7 +30,7 @@ class WindowNet(nn.Module):
     """A letter spotter of unpadded convolutions: a `window` px square -> 27 logits (26 letters + background); a whole
     image -> one cell every `stride` px."""
     def __init__(self, stem=32, layers=((64, 2), (96, 1), (128, 2), (128, 1)), down=4, orbit=True, num_classes=26,
-                 in_chans=1, calibration='global', fold=1, **kwargs):
+                 in_chans=1, calibration='global', fold=1, hidden=0, **kwargs):
         super().__init__()
         if calibration not in CALIBRATIONS:
             raise ValueError(f'WindowNet calibration={calibration!r} is not one of {", ".join(CALIBRATIONS)}')
@@ -47,6 +47,11 @@ class WindowNet(nn.Module):
         mods, c, rf, jump = [], stem, 3, 1
         for o, s in layers:
             mods.append(_cbr(c, int(o), int(s))); c, rf, jump = int(o), rf + 2 * jump, jump * int(s)
+        if int(hidden) < 0: raise ValueError(f'WindowNet hidden={hidden} must be 0 (none) or a width')
+        if hidden:   # a 1x1 layer before the head: capacity at the cells' resolution, the window unchanged
+            mods.append(nn.Sequential(nn.Conv2d(c, int(hidden), 1, bias=False), nn.BatchNorm2d(int(hidden)),
+                                      nn.ReLU(inplace=True)))
+            c = int(hidden)
         self.body, self.head = nn.Sequential(*mods), nn.Conv2d(c, BG + 1, 1)
         self.stride, self.window = jump * self.down, rf * self.down
         self.pad = (self.window - self.stride) // 2   # cell j of an image is the window centred at stride*(j+1/2)

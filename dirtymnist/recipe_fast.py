@@ -273,12 +273,13 @@ class TimeSchedule(Callback):
 
 # %% ../nbs/13_recipe_fast.ipynb #c3f4737d
 def window_net_args(f) -> dict:
-    """`WindowNet`'s arguments from a config's `fast` block (the recipe's model args; `calibration='global'` and
-    `fold=1` are left out, as older models saved them)."""
+    """`WindowNet`'s arguments from a config's `fast` block (the recipe's model args; `calibration='global'`, `fold=1`
+    and `hidden=0` are left out, as older models saved them)."""
     margs = dict(stem=int(f.stem), layers=[[int(o), int(s)] for o, s in f.layers], down=int(f.down),
                  orbit=bool(f.orbit))
     if f.calibration != 'global': margs['calibration'] = str(f.calibration)
     if f.fold != 1: margs['fold'] = int(f.fold)
+    if f.hidden: margs['hidden'] = int(f.hidden)
     return margs
 
 @register_recipe

@@ -28,11 +28,19 @@ def _value(s):
 
 
 def _kernel(name):
+    """The kernel to run the report in: `name` if given; else `dirtymnist` (which `make install` registers) when it runs
+    this very interpreter, else the interpreter's own `python3` kernel, so that a kernelspec left by a moved or deleted
+    clone never runs, or fails to start, in place of this checkout."""
     if name: return name
-    from jupyter_client.kernelspec import KernelSpecManager
-    specs = KernelSpecManager().find_kernel_specs()
-    # `make install` registers the project's kernel; otherwise the interpreter's own python3 kernel
-    return 'dirtymnist' if 'dirtymnist' in specs else 'python3'
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    try: argv0 = KernelSpecManager().get_kernel_spec('dirtymnist').argv[0]
+    except NoSuchKernel: return 'python3'
+    # the same bin folder (a venv's python is a link to the base interpreter: resolving would match any venv)
+    if Path(argv0).exists() and Path(os.path.abspath(argv0)).parent == Path(os.path.abspath(sys.executable)).parent:
+        return 'dirtymnist'
+    print(f'demo.py: the kernel "dirtymnist" runs {argv0}, not this interpreter ({sys.executable}): using python3. '
+          f'`make kernel` registers this checkout\'s.', file=sys.stderr)
+    return 'python3'
 
 
 def _ipc_kernel_manager():
