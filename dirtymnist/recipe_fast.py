@@ -232,7 +232,8 @@ def fit_letter_calibration(f, y, count: bool = False, steps: int = 100):
         opt.zero_grad(); loss = F.binary_cross_entropy_with_logits(z(), y); loss.backward(); return loss
     opt.step(closure)
     with torch.no_grad():
-        zz, s = z(), s.clamp(min=0.1)
+        s.clamp_(min=0.1)   # before the threshold is chosen, so that it is chosen on the logits the table gives
+        zz = z()
         cand = torch.quantile(zz.flatten(), torch.linspace(0.2, 0.8, 121, dtype=torch.float64))
         d = cand[int(torch.stack([correct_labels(zz, y, c).double().mean() for c in cand]).argmax())]
         # s * (f - t) + k * (m - c0) - d  ==  s * (f - t') + k * m
