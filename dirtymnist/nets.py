@@ -22,9 +22,9 @@ def calibrated(f, calib):
     if calib.ndim == 1: return calib[0] * (f - calib[1])
     return calib[0] * (f - calib[1]) + calib[2] * torch.logsumexp(f, 1, keepdim=True)
 
-def _cbr(i, o, s=1):
-    "3x3 convolution without padding, batch norm, ReLU."
-    return nn.Sequential(nn.Conv2d(i, o, 3, s, 0, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
+def _cbr(i, o, s=1, k=3):
+    "`k`x`k` convolution without padding, batch norm, ReLU."
+    return nn.Sequential(nn.Conv2d(i, o, k, s, 0, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
 
 class WindowNet(nn.Module):
     """A letter spotter of unpadded convolutions: a `window` px square -> 27 logits (26 letters + background); a whole
@@ -36,6 +36,7 @@ class WindowNet(nn.Module):
             raise ValueError(f'WindowNet calibration={calibration!r} is not one of {", ".join(CALIBRATIONS)}')
         if num_classes != BG: raise ValueError(f'WindowNet predicts the 26 letters; num_classes={num_classes}')
         if in_chans != 1: raise ValueError(f'WindowNet reads one grey channel; in_chans={in_chans}')
+        if int(hidden) < 0: raise ValueError(f'WindowNet hidden={hidden} must be 0 (none) or a width')
         self.down, self.orbit, self.fold = int(down), bool(orbit), int(fold)
         if self.fold < 1 or self.down % self.fold:
             raise ValueError(f'WindowNet fold={fold} must divide down={down}')
@@ -47,11 +48,8 @@ class WindowNet(nn.Module):
         mods, c, rf, jump = [], stem, 3, 1
         for o, s in layers:
             mods.append(_cbr(c, int(o), int(s))); c, rf, jump = int(o), rf + 2 * jump, jump * int(s)
-        if int(hidden) < 0: raise ValueError(f'WindowNet hidden={hidden} must be 0 (none) or a width')
         if hidden:   # a 1x1 layer before the head: capacity at the cells' resolution, the window unchanged
-            mods.append(nn.Sequential(nn.Conv2d(c, int(hidden), 1, bias=False), nn.BatchNorm2d(int(hidden)),
-                                      nn.ReLU(inplace=True)))
-            c = int(hidden)
+            mods.append(_cbr(c, int(hidden), k=1)); c = int(hidden)
         self.body, self.head = nn.Sequential(*mods), nn.Conv2d(c, BG + 1, 1)
         self.stride, self.window = jump * self.down, rf * self.down
         self.pad = (self.window - self.stride) // 2   # cell j of an image is the window centred at stride*(j+1/2)
