@@ -353,7 +353,8 @@ def load_letters(src=None, split: str = 'train') -> Letters:
     return read_letter_csv(src)
 
 # %% ../nbs/02_letters.ipynb #3d372fd3
-LETTERS_FILE = FileKind('letter CSV ([id,][digit,]letter,0..783)', lambda p: 'letter' in (h := _header(p)) and h[-1:] == ['783'])
+LETTERS_FILE = FileKind('letter CSV ([id,][digit,]letter,0..783)',
+                        lambda p: 'letter' in (h := _header(p)) and h[-1:] == ['783'])
 
 def split_letters(src, out1, out2, last: int = 3000) -> tuple[Path, Path]:
     "Split the letter CSV `src` by rows: all but the last `last` rows to `out1`, the last `last` to `out2`."
