@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from timm.layers import convert_sync_batchnorm
 
 from .labels import VOCAB, few
-from .cli import entry_point
+from .cli import check_folder, entry_point
 from .config import load_config
 from .model import save_model
 from .evaluate import contest_accuracy, tune_global_threshold
@@ -33,6 +33,7 @@ from dirtymnist.callbacks import (
     IntervalValidation,
     LiveProgress,
     StepLogger,
+    StopOnNaN,
     TimeBudget,
     WandbLogger,
     resolve_precision,
@@ -46,8 +47,8 @@ from .recipes import build_parts
 import dirtymnist.recipe_fast  # noqa: F401  (registers the `fast` recipe)
 
 # %% auto #0
-__all__ = ['train_cli', 'build_learner', 'cudnn_flags', 'rank_seed', 'seed_rank', 'tuned_threshold', 'init_distributed', 'train',
-           'train_main', 'sync_batchnorm', 'distrib_kwargs']
+__all__ = ['train_cli', 'build_learner', 'cudnn_flags', 'rank_seed', 'seed_rank', 'check_resume_config', 'check_validation',
+           'tuned_threshold', 'init_distributed', 'train', 'train_main', 'sync_batchnorm', 'distrib_kwargs']
 
 # %% ../nbs/14_learner.ipynb #013e2fdc
 def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learner:
@@ -57,7 +58,7 @@ def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learne
     p, t = build_parts(cfg, dls=dls, model=model), cfg.train
     precision = resolve_precision(t.precision, getattr(p.dls, 'device', None))
     tcbs = [IntervalValidation(float(t.validation_interval)), BestModel(), StepLogger(int(t.log_every_n_steps)),
-            TimeBudget(float(t.max_minutes)), LiveProgress()]
+            TimeBudget(float(t.max_minutes)), LiveProgress(), StopOnNaN()]
     if t.gradient_clip_val > 0: tcbs.append(GradientClip(float(t.gradient_clip_val)))
     if t.accumulate_grad_batches > 1: tcbs.append(GradAccum(int(t.batch_size) * int(t.accumulate_grad_batches)))
     if t.gradient_checkpointing: tcbs.append(GradCheckpointing())
@@ -103,6 +104,21 @@ def _flat(d, pre=''):
         else: out[f'{pre}{k}'] = v
     return out
 
+def check_resume_config(old: dict, new: dict, ckpt):
+    """Refuse to resume the checkpoint `ckpt` with other `optim.*` settings than it was trained with (flat config
+    dicts): its optimizer state and schedule carry them on, so a changed value would be recorded but not used."""
+    fixed = [k for k in sorted(set(old) | set(new)) if k.startswith('optim.') and old.get(k) != new.get(k)]
+    if fixed: raise ValueError(f'{ckpt}: it was trained with {", ".join(f"{k}={old.get(k)!r}" for k in fixed)}, and '
+                               f'this run says {", ".join(f"{k}={new.get(k)!r}" for k in fixed)}; a resumed run goes '
+                               'on with the optimizer and schedule of its checkpoint: drop the override, or start a '
+                               'new run')
+
+def check_validation(learn):
+    "Refuse a run whose validation set is empty: the best model, its threshold and the accuracy reported come from it."
+    if not len(learn.dls.valid):
+        raise ValueError('the validation set is empty (data.num_valid=0?): training chooses the model it saves, its '
+                         'threshold and the accuracy it reports on validation images; give data.num_valid >= 1')
+
 def tuned_threshold(learn):
     """(threshold, accuracy): the best single threshold for all letters on the validation set with `learn`'s current
     weights; (None, None) in a multi-process run or when the model's outputs are not one logit per letter."""
@@ -136,9 +152,11 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
                                                 f'truncated: {str(e)[:80]})') from None
         if cfg is None: cfg = ckpt['config']
     if not isinstance(cfg, DictConfig): cfg = load_config(cfg if cfg is not None else 'cpu_small')
+    check_folder(cfg.train.output_dir, f'train.output_dir={cfg.train.output_dir}')
     if ckpt is not None and ckpt.get('config'):
         a, b = _flat(ckpt['config']), _flat(_cfg_dict(cfg))
         diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+        check_resume_config(a, b, resume_from)
         if diff: warnings.warn(f'resuming {resume_from} with a different config: '
                                + ', '.join(f'{k}: {a.get(k)!r} -> {b.get(k)!r}' for k in diff))
     run_id = str(resume_id or (ckpt or {}).get('run_id') or secrets.token_hex(3)).lower()
@@ -147,6 +165,7 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
     set_seed(int(cfg.train.seed))
     cudnn_flags(cfg.train.deterministic)
     learn = build_learner(cfg, dls=dls, model=model, cbs=cbs)
+    check_validation(learn)
     reseed_dls(learn.dls)
     if ckpt:   # a checkpoint of another network: one line, before fastai prints screens of state-dict keys
         want = {k: tuple(v.shape) for k, v in _unwrap(learn.model).state_dict().items()}
@@ -173,7 +192,8 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
         if ckpt: learn.remove_cb(ResumeFrom)
         for cb in learn.cbs:   # a fit that raised mid-batch: leave its autocast (the rest of the process in fp32)
             if isinstance(cb, AMP): cb.release()
-    paths = dict(log=learn.step_logger.fname, checkpoint=_ckpt_stem(stem).with_name(_ckpt_stem(stem).name + '.json'))
+    ck = _ckpt_stem(stem).with_name(_ckpt_stem(stem).name + '.json')
+    paths = dict(log=learn.step_logger.fname, **({'checkpoint': ck} if ck.is_file() else {}))   # none yet: not named
     best = learn.best_model
     t_tuned, acc_tuned = tuned_threshold(learn)   # the best weights are back in the model
     if rank_distrib() == 0:
