@@ -212,7 +212,10 @@ def _work(span):
         if there: continue
         ok, buf = cv2.imencode('.png', img, _PNG)
         tmp = out/f'.{f.name}.{os.getpid()}.tmp'
-        tmp.write_bytes(buf.tobytes())
+        try: tmp.write_bytes(buf.tobytes())
+        except OSError as e:   # a full disk: the error names the image, and no part of it is left
+            tmp.unlink(missing_ok=True)
+            raise OSError(e.errno, e.strerror, str(f)) from None
         os.replace(tmp, f)
         made += 1; nbytes += len(buf)
     return start, labels, made, nbytes, np.array(rows, np.float64).reshape(-1, len(RECORD_COLUMNS)), damaged
