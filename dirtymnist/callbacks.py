@@ -13,6 +13,7 @@ from fastcore.imports import IN_NOTEBOOK, noop
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.schedule import ParamScheduler
+from fastai.callback.tracker import TerminateOnNaNCallback
 from fastai.learner import Recorder
 from fastai.callback.fp16 import AMPMode, MixedPrecision
 from fastai.callback.training import GradientAccumulation
@@ -26,7 +27,8 @@ from .model import PRECISION_ALIASES, fast_bf16
 
 # %% auto #0
 __all__ = ['CosinePerEpoch', 'GradCheckpointing', 'AMP', 'GradAccum', 'resolve_precision', 'run_validation', 'valid_probs',
-           'IntervalValidation', 'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget', 'LiveProgress']
+           'IntervalValidation', 'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget', 'NonFiniteLoss', 'StopOnNaN',
+           'LiveProgress']
 
 # %% ../nbs/10_callbacks.ipynb #307c385a
 class CosinePerEpoch(Callback):
@@ -292,6 +294,22 @@ class TimeBudget(Callback):
             warnings.warn(f'train.max_minutes={self.max_minutes} reached at step {self.learn.train_iter}; stopping')
             loss, a = run_validation(self.learn)
             _val_check(self.learn, loss, a, 'stop')
+
+# %% ../nbs/10_callbacks.ipynb #94aceaae
+class NonFiniteLoss(ValueError):
+    "The training loss is not a number: a user's setting (the learning rate), not a bug; `str` is the message alone."
+    def __init__(self, message): super().__init__(message); self.message = message
+    def __str__(self): return self.message   # fastai prefixes the callback's name to `args`; the message stays one line
+
+class StopOnNaN(TerminateOnNaNCallback):
+    """Stop the run when a training loss is `inf` or `nan`, before its backward pass and step, raising `NonFiniteLoss`
+    that names the step (fastai's callback cancels quietly, after the step)."""
+    def after_batch(self): pass
+    def after_loss(self):
+        if not self.training or bool(torch.isfinite(self.learn.loss).all()): return
+        raise NonFiniteLoss(f'the training loss is {float(self.learn.loss)} at step {self.learn.train_iter + 1} '
+                            f'(epoch {self.epoch + 1}, batch {self.iter + 1}): the run is stopped before that step '
+                            'and no model is saved; a lower optim.lr may help')
 
 # %% ../nbs/10_callbacks.ipynb #5865e76f
 class LiveProgress(Callback):

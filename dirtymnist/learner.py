@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from timm.layers import convert_sync_batchnorm
 
 from .labels import VOCAB, few
-from .cli import entry_point
+from .cli import check_folder, entry_point
 from .config import load_config
 from .model import save_model
 from .evaluate import contest_accuracy, tune_global_threshold
@@ -28,14 +28,14 @@ from .data import BatchAugment
 from .core import base_dl, is_distributed, unwrap_model
 from .config import config_to_dict
 from .callbacks import (AMP, BestModel, GradAccum, GradCheckpointing, IntervalValidation, LiveProgress, StepLogger,
-                                  TimeBudget, WandbLogger, resolve_precision, valid_probs)
+                                  StopOnNaN, TimeBudget, WandbLogger, resolve_precision, valid_probs)
 from .checkpoint import Checkpointer, ResumeFrom, checkpoint_stem, load_checkpoint, reseed_dls
 from .recipes import build_parts
 
 # %% auto #0
-__all__ = ['train_cli', 'build_learner', 'cudnn_flags', 'rank_seed', 'seed_rank', 'tuned_threshold', 'init_distributed',
-           'resume_path', 'config_changes', 'run_id_of', 'prepare_run', 'check_fits', 'fit_run', 'save_result', 'train',
-           'train_main', 'sync_batchnorm', 'distrib_kwargs']
+__all__ = ['train_cli', 'build_learner', 'cudnn_flags', 'rank_seed', 'seed_rank', 'check_resume_config', 'check_validation',
+           'tuned_threshold', 'init_distributed', 'resume_path', 'config_changes', 'run_id_of', 'prepare_run',
+           'check_fits', 'fit_run', 'save_result', 'train', 'train_main', 'sync_batchnorm', 'distrib_kwargs']
 
 # %% ../nbs/14_learner.ipynb #013e2fdc
 def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learner:
@@ -45,7 +45,7 @@ def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learne
     p, t = build_parts(cfg, dls=dls, model=model), cfg.train
     precision = resolve_precision(t.precision, getattr(p.dls, 'device', None))
     tcbs = [IntervalValidation(float(t.validation_interval)), BestModel(), StepLogger(int(t.log_every_n_steps)),
-            TimeBudget(float(t.max_minutes)), LiveProgress()]
+            TimeBudget(float(t.max_minutes)), LiveProgress(), StopOnNaN()]
     if t.gradient_clip_val > 0: tcbs.append(GradientClip(float(t.gradient_clip_val)))
     if t.accumulate_grad_batches > 1: tcbs.append(GradAccum(int(t.batch_size) * int(t.accumulate_grad_batches)))
     if t.gradient_checkpointing: tcbs.append(GradCheckpointing())
@@ -90,6 +90,21 @@ def _flat(d, pre=''):
         if isinstance(v, dict): out.update(_flat(v, f'{pre}{k}.'))
         else: out[f'{pre}{k}'] = v
     return out
+
+def check_resume_config(old: dict, new: dict, ckpt):
+    """Refuse to resume the checkpoint `ckpt` with other `optim.*` settings than it was trained with (flat config
+    dicts): its optimizer state and schedule carry them on, so a changed value would be recorded but not used."""
+    fixed = [k for k in sorted(set(old) | set(new)) if k.startswith('optim.') and old.get(k) != new.get(k)]
+    if fixed: raise ValueError(f'{ckpt}: it was trained with {", ".join(f"{k}={old.get(k)!r}" for k in fixed)}, and '
+                               f'this run says {", ".join(f"{k}={new.get(k)!r}" for k in fixed)}; a resumed run goes '
+                               'on with the optimizer and schedule of its checkpoint: drop the override, or start a '
+                               'new run')
+
+def check_validation(learn):
+    "Refuse a run whose validation set is empty: the best model, its threshold and the accuracy reported come from it."
+    if not len(learn.dls.valid):
+        raise ValueError('the validation set is empty (data.num_valid=0?): training chooses the model it saves, its '
+                         'threshold and the accuracy it reports on validation images; give data.num_valid >= 1')
 
 def tuned_threshold(learn):
     """(threshold, accuracy): the best single threshold for all letters on the validation set with `learn`'s current
@@ -161,8 +176,8 @@ def fit_run(learn, cfg, tensors=None, ckpt=None):
 def save_result(learn, cfg, stem, run_id) -> dict:
     """Tune one threshold with the best weights (back in the model), save the model and its metadata (rank 0); the run's
     output paths."""
-    ck = checkpoint_stem(stem)
-    paths = dict(log=learn.step_logger.fname, checkpoint=ck.with_name(ck.name + '.json'))
+    ck = checkpoint_stem(stem).with_name(checkpoint_stem(stem).name + '.json')
+    paths = dict(log=learn.step_logger.fname, **({'checkpoint': ck} if ck.is_file() else {}))   # none yet: not named
     best = learn.best_model
     t_tuned, acc_tuned = tuned_threshold(learn)
     if rank_distrib() == 0:
@@ -184,11 +199,14 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
     tensors, ckpt = load_checkpoint(resume_from) if resume_from is not None else (None, None)
     if cfg is None: cfg = ckpt['config'] if ckpt else 'cpu_small'
     if not isinstance(cfg, DictConfig): cfg = load_config(cfg)
+    check_folder(cfg.train.output_dir, f'train.output_dir={cfg.train.output_dir}')
+    if ckpt and ckpt.get('config'): check_resume_config(_flat(ckpt['config']), _flat(config_to_dict(cfg)), resume_from)
     changes = config_changes(ckpt['config'], cfg) if ckpt and ckpt.get('config') else []
     if changes: warnings.warn(f'resuming {resume_from} with a different config: ' + ', '.join(changes))
     run_id = run_id_of(resume_id, ckpt)
     prepare_run(cfg)
     learn = build_learner(cfg, dls=dls, model=model, cbs=cbs)
+    check_validation(learn)
     reseed_dls(learn.dls)
     if ckpt: check_fits(learn, tensors, resume_from)
     seed_rank(learn, int(cfg.train.seed))   # after the build: the same initial weights on every process

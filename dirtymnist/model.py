@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_model.ipynb #07bda4c3
 from __future__ import annotations
-import difflib, importlib.metadata, json, os, pickle, platform, socket, tempfile, types, warnings
+import difflib, importlib.metadata, json, os, pickle, platform, re, socket, tempfile, types, warnings
 from pathlib import Path
 
 import torch
@@ -182,8 +182,11 @@ def write_pair(stem, write_tensors, text: str) -> tuple[Path, Path]:
     try:
         write_tensors(tmp)
         os.replace(tmp, st)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp): os.remove(tmp)
+        code = re.search(r'\(os error (\d+)\)', str(e))   # safetensors reports a full disk as its own error
+        if code and not isinstance(e, OSError):
+            raise OSError(int(code[1]), os.strerror(int(code[1])), str(st)) from None
         raise
     with atomic_write(js) as f: f.write(text)
     return st, js
