@@ -22,7 +22,7 @@ Stages, in this order (each one's failure is recorded and the next one runs; the
   fast       the `fast` recipe (`cpu_fast`) trained on CUDA by `dirtymnist.learner.train` for 3 minutes, then scored
              on the 2,000 held-out images with TTA (contest metric)
   papermill  `papermill nbs/train.ipynb` (standard recipe, `tf_efficientnetv2_s_in21k` at 384 px on online synthesis)
-             for 2 minutes, killed, resumed from its checkpoint (`resume_from`) for 20 s: the resumed run must start
+             for 2 minutes, killed, resumed from its checkpoint (`resume_from`) for 15 s: the resumed run must start
              after the checkpoint's step, log further steps and save its model
 
 Everything goes to one JSON (`gpu_check.json`) and one markdown report (`gpu_check.md`) in `--out`.
@@ -30,7 +30,8 @@ The papermill runs use a kernel spec of this interpreter written to a temporary 
 cuDNN is set as `dirtymnist_train` sets it (`dirtymnist.learner.cudnn_flags(train.deterministic)`; `--deterministic`).
 Without CUDA (and without `--dry-run`) it says so and exits with status 2.
 """
-import argparse, contextlib, gc, importlib.util, io, json, os, platform, signal, subprocess, sys, tempfile, time, traceback, warnings
+import argparse, contextlib, gc, importlib.util, io, json, os, platform, signal, subprocess, sys, tempfile, time
+import traceback, warnings
 from pathlib import Path
 
 import torch
@@ -62,7 +63,8 @@ DRY = dict(device='cpu', size=64, batches=[4], warmup=1, steps=2, images=64, inp
            model_override=['model.model_name=test_efficientnet'], pm_config='cpu_small',
            pm_overrides=['model.model_name=test_efficientnet', 'data.num_train=128', 'data.num_valid=16',
                          'train.batch_size=16', 'data.image_size=32', 'train.validation_interval=0.25',
-                         'train.epochs=1000', 'train.log_every_n_steps=1', 'data.num_workers=0', 'train.precision=fp32'],
+                         'train.epochs=1000', 'train.log_every_n_steps=1', 'data.num_workers=0',
+                         'train.precision=fp32'],
            fast_overrides=['fast.stem=8', 'fast.layers=[[8,2],[8,1],[8,2],[8,1]]', 'fast.calib_images=8',
                            'data.num_valid=8', 'data.num_train=256', 'train.batch_size=64'])
 # what the later stages need (s), reserved when the step stage's share is worked out
@@ -131,8 +133,10 @@ def _versions():
 def stage_env(c):
     "The machine: torch, CUDA, cuDNN, GPU, memory, bf16; Python and package versions."
     from dirtymnist.model import fast_bf16
-    e = dict(python=platform.python_version(), platform=platform.platform(), cpus=os.cpu_count(), torch=torch.__version__,
-             cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    e = dict(python=platform.python_version(), platform=platform.platform(), cpus=os.cpu_count(),
+             torch=torch.__version__,
+             cuda=torch.version.cuda, cudnn=cudnn,
              cuda_available=torch.cuda.is_available(), bf16=fast_bf16(c.dev), packages=_versions())
     if c.dev == 'cuda':
         p = torch.cuda.get_device_properties(0)
@@ -243,7 +247,8 @@ def stage_input(c):
     workers = 'data.num_workers=-1' if c.dev == 'cuda' else 'data.num_workers=0'
     sources = dict(png=[f'data.train=[{src}]', f'data.validation={src}'],
                    synth=['data.online=true', 'data.letters=builtin', 'data.valid_letters=builtin-valid',
-                          'data.validation=null', f'data.num_train={bs * (p["input_batches"] + 2)}', 'data.num_valid=8'])
+                          'data.validation=null', f'data.num_train={bs * (p["input_batches"] + 2)}',
+                          'data.num_valid=8'])
     for name, ov in sources.items():
         cfg = c.cfg(MODELS['m'], [*ov, workers, f'data.image_size={p["size"]}', f'train.batch_size={bs}'])
         dls = get_dls(cfg, device=c.dev, aug='gpu')
@@ -356,8 +361,8 @@ def _papermill(c, name, params, kill_after=None, out_dir=None):
     Returns (return code or 'killed', seconds, log path)."""
     kernel, env = _kernel(c)
     log = c.out/f'papermill_{name}.log'
-    cmd = [sys.executable, '-m', 'papermill', '-k', kernel, str(ROOT/'nbs'/'train.ipynb'), str(c.out/f'train_{name}.ipynb'),
-           '-y', json.dumps(params), '--cwd', str(ROOT/'nbs')]
+    cmd = [sys.executable, '-m', 'papermill', '-k', kernel, str(ROOT/'nbs'/'train.ipynb'),
+           str(c.out/f'train_{name}.ipynb'), '-y', json.dumps(params), '--cwd', str(ROOT/'nbs')]
     stamps = lambda: {f: f.stat().st_mtime_ns for f in out_dir.glob('*.resume.json')} if out_dir else {}
     t, seen = time.perf_counter(), None
     with open(log, 'w') as f:
@@ -412,7 +417,8 @@ def stage_papermill(c):
     models = [m for m in models if '.resume' not in m.name]
     ok = bool(after) and bool(models) and all(s in steps2 for s in steps1 if s <= ck['step'])
     c.say(f'papermill: resumed run ran {t2:.0f} s, logged steps {min(after, default=None)}..{max(after, default=None)}'
-          f' after the checkpoint, model {"saved" if models else "MISSING"}: {"continues" if ok else "DOES NOT continue"}')
+          f' after the checkpoint, model {"saved" if models else "MISSING"}: '
+          f'{"continues" if ok else "DOES NOT continue"}')
     if not ok: raise RuntimeError(f'the resumed run did not continue: steps after {ck["step"]}: {after[:5]}, '
                                   f'models {[m.name for m in models]}; see {log2}')
     return dict(config=p['pm_config'], first_seconds=round(t1, 1), checkpoint_step=int(ck['step']),
@@ -446,10 +452,12 @@ def markdown(res):
                 L += [f'- input {k}: {v["images_per_s"]} img/s at batch {v["batch"]} ({v["workers"]} workers); step '
                       f'{v["step_images_per_s"]} img/s: feeds it: {v["feeds_step"]}']
         elif name == 'predict':
-            L += [f'- predict: {r["images"]} images, 4x TTA, {r["model"]} ({r["precision"]}): {r["images_per_s"]} img/s']
+            L += [f'- predict: {r["images"]} images, 4x TTA, {r["model"]} ({r["precision"]}): '
+                  f'{r["images_per_s"]} img/s']
         elif name == 'fast':
             L += [f'- fast recipe: {r["minutes"]} min ({r["steps"]} steps, {r["precision"]}): validation '
-                  f'{r["val_accuracy"]:.4f}, held-out {r["heldout_images"]} images with TTA {r["heldout_accuracy"]:.4f}']
+                  f'{r["val_accuracy"]:.4f}, held-out {r["heldout_images"]} images with TTA '
+                  f'{r["heldout_accuracy"]:.4f}']
         elif name == 'papermill':
             L += [f'- papermill train.ipynb ({r["config"]}): killed after {r["first_seconds"]} s, resumed from step '
                   f'{r["checkpoint_step"]}, went on to step {r["resumed_last_step"]}: continues {r["continues"]}']

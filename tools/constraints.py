@@ -1,4 +1,4 @@
-"""The exact tested versions of every dependency: `constraints.txt`, and `constraints-gpu.txt` (the same less the torch stack).
+"""The exact tested versions of every dependency: `constraints.txt`, and `constraints-gpu.txt` (the same less torch).
 
 settings.ini declares the ranges the package supports (`pip install dirtymnist` keeps a user's own torch when it fits);
 the constraints files pin what `make install` and CI install (`pip install -c constraints.txt -e '.[dev]'`), so that two

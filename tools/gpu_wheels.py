@@ -1,6 +1,6 @@
 """The small set of wheels that installs dirtymnist on a GPU machine without network, beside that machine's own torch.
 
-Run here (with network), carry the folder over, then on the GPU machine (its CUDA torch >= 2.3 and Jupyter already there):
+Run here (with network), carry the folder over, then on the GPU machine (its CUDA torch >= 2.3 and Jupyter there):
 
     python tools/gpu_wheels.py                      # here: build/gpu-wheels/ for this Python (make gpu-wheels)
     python tools/gpu_wheels.py --python-version 3.10 --dest build/gpu-wheels-py310   # for another Python
@@ -23,11 +23,13 @@ sys.path.insert(0, str(ROOT/'tools'))
 from constraints import FULL as CONSTRAINTS, norm, parse   # noqa: E402
 
 # what the GPU check imports: every stage, papermill and the kernel it starts
-MODULES = ['dirtymnist.learner', 'dirtymnist.predict', 'dirtymnist.recipe_fast', 'dirtymnist.evaluate', 'dirtymnist.synth',
-           'dirtymnist.data', 'dirtymnist.ensemble', 'papermill', 'papermill.cli', 'ipykernel.kernelapp', 'nbclient']
+MODULES = ['dirtymnist.learner', 'dirtymnist.predict', 'dirtymnist.recipe_fast', 'dirtymnist.evaluate',
+           'dirtymnist.synth', 'dirtymnist.data', 'dirtymnist.ensemble', 'papermill', 'papermill.cli',
+           'ipykernel.kernelapp', 'nbclient']
 BASE = re.compile(r'^(torch|torchvision|triton|nvidia-.*|cuda-.*|numpy|pillow|pandas|matplotlib|cycler|kiwisolver|'
-                  r'fonttools|pyparsing|contourpy|python-dateutil|six|tzdata|pytz|scipy|scikit-learn|joblib|threadpoolctl|'
-                  r'pyyaml|requests|urllib3|idna|certifi|charset-normalizer|packaging|typing-extensions|filelock|fsspec|'
+                  r'fonttools|pyparsing|contourpy|python-dateutil|six|tzdata|pytz|scipy|scikit-learn|joblib|'
+                  r'threadpoolctl|pyyaml|requests|urllib3|idna|certifi|charset-normalizer|packaging|typing-extensions|'
+                  r'filelock|fsspec|'
                   r'sympy|mpmath|networkx|jinja2|markupsafe|setuptools|tqdm|psutil|platformdirs|attrs|pygments|'
                   r'ipykernel|ipython|jupyter-client|jupyter-core|traitlets|tornado|pyzmq|comm|nbformat|nbclient|'
                   r'jsonschema|jsonschema-specifications|referencing|rpds-py|fastjsonschema|anyio|h11|sniffio|arrow|'
@@ -57,8 +59,9 @@ def pip(*args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--dest', default=str(ROOT/'build'/'gpu-wheels'), help='folder for the wheels (default build/gpu-wheels)')
-    p.add_argument('--python-version', default='.'.join(map(str, sys.version_info[:2])), help='the GPU machine\'s, e.g. 3.10')
+    p.add_argument('--dest', default=str(ROOT/'build'/'gpu-wheels'), help='folder for the wheels')
+    p.add_argument('--python-version', default='.'.join(map(str, sys.version_info[:2])),
+                   help='the GPU machine\'s Python, e.g. 3.10 (default: this one\'s)')
     p.add_argument('--full', action='store_true', help='carry everything imported but the torch stack')
     p.add_argument('--list', action='store_true', help='only print what would be carried')
     a = p.parse_args(argv)
@@ -66,7 +69,8 @@ def main(argv=None):
     stack = re.compile(r'^(torch|torchvision|triton|nvidia-.*|cuda-.*)$')
     names = [d for d in imported() if d != 'dirtymnist' and not (stack if a.full else BASE).match(d)]
     missing = [d for d in names if d not in pins]
-    if missing: sys.exit(f'{CONSTRAINTS.name} pins no version of {", ".join(missing)}: run tools/constraints.py --write')
+    if missing:
+        sys.exit(f'{CONSTRAINTS.name} pins no version of {", ".join(missing)}: run tools/constraints.py --write')
     print(f'{len(names)} distributions to carry for Python {a.python_version}: '
           + ' '.join(f'{pins[d][0]}=={pins[d][1]}' for d in names))
     if a.list: return names
@@ -89,7 +93,8 @@ def main(argv=None):
                         f'for Python {a.python_version})')
         print(manifest[-1])
     (dest/'MANIFEST.txt').write_text(f'# tools/gpu_wheels.py for Python {a.python_version}; install with\n'
-                                     f'#   pip install --no-index --no-deps {dest.name}/*.whl\n' + '\n'.join(manifest) + '\n')
+                                     f'#   pip install --no-index --no-deps {dest.name}/*.whl\n'
+                                     + '\n'.join(manifest) + '\n')
     wheels = sorted(dest.glob('*.whl'))
     mb = sum(f.stat().st_size for f in wheels) / 2**20
     print(f'{len(wheels)} wheels, {mb:.0f} MB in {dest}; on the GPU machine: pip install --no-index --no-deps '

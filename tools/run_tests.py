@@ -8,9 +8,9 @@
    mistake in it cannot waste the first minutes of a GPU.
 5. `nbdev_test` over every notebook (heavy `slow` and `gpu` cells skipped unless --flags names them).
 
-Step 5 is `nbdev_test` itself (the command the README names, with its pool of reused worker processes), so the two cannot
-drift apart; nbdev_test prints no counts, so this script reads its list of failed notebooks and ends with the plain line
-`N passed, M failed` that CI looks for.
+Step 5 is `nbdev_test` itself (the command the README names, with its pool of reused worker processes), so the two
+cannot drift apart; nbdev_test prints no counts, so this script reads its list of failed notebooks and ends with the
+plain line `N passed, M failed` that CI looks for.
 """
 import argparse, hashlib, os, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -65,7 +65,8 @@ def run_nbdev_test(path, flags, workers):
     print('$ nbdev_test ' + ' '.join(cmd[1:]), flush=True)
     # one core's worth of threads per worker, so that two notebooks do not fight over two cores
     env = {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', **os.environ}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            bufsize=1)
     failed, in_list = [], False
     for line in proc.stdout:
         print(line, end='', flush=True)
@@ -83,7 +84,8 @@ def main():
     ap.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument('--path', default=None, help='run only this notebook or folder')
     ap.add_argument('--skip-checks', action='store_true', help='skip the export/clean checks')
-    ap.add_argument('--skip-gpu-check', action='store_true', help='skip the constraints check and the GPU check dry run')
+    ap.add_argument('--skip-gpu-check', action='store_true',
+                    help='skip the constraints check and the GPU check dry run')
     args = ap.parse_args()
     os.chdir(ROOT)
     t0 = time.time()
