@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # papermill runs notebooks with this kernel, so it must point at the project's venv
 KERNEL := dirtymnist
 
-.PHONY: install test test-slow demo export clean-nbs bench kernel
+.PHONY: install test test-slow demo export clean-nbs bench kernel docs
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -42,3 +42,9 @@ export: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do [ "$$b" = bench/gpu.py ] && continue; echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# the documentation site in _docs/ (nbdev + Quarto); checks for Quarto first and never installs anything
+docs:
+	@command -v quarto >/dev/null || { echo "make docs: Quarto is not installed (it is not a pip package): get it from https://quarto.org/docs/get-started/, then run make docs again. Nothing was installed."; exit 1; }
+	@test -x $(BIN)/python || { echo "make docs: no $(VENV) yet: run make install first"; exit 1; }
+	$(BIN)/python tools/docs.py

@@ -12,13 +12,13 @@ import cv2
 import numpy as np
 import pandas as pd
 import torch
-from fastai.callback.hook import Hook
-
+# the package before fastai: its filter for fastai's torch.jit warning (dirtymnist/__init__.py) is then in place
 from .labels import VOCAB, letters_str, read_labels
 from .labels import read_placements
 from .nets import WindowNet
 from .predict import _in_chans
 from .evaluate import binarize, breakdown, contest_accuracy, is_probs, join_record, summarize_breakdown, _pa
+from fastai.callback.hook import Hook
 
 # %% auto #0
 __all__ = ['analyse', 'plot_breakdown', 'save_figure', 'record_boxes', 'class_activation_map', 'where_map', 'plot_letters',

@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.basics import store_attr
+# the package before fastai: its filter for fastai's torch.jit warning (dirtymnist/__init__.py) is then in place
+from .model import write_pair, _jsonable
+from .callbacks import BestModel, _cfg_dict, _distributed, _unwrap
 from fastai.callback.core import Callback
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.training import GradientAccumulation
@@ -15,9 +18,6 @@ from fastai.distributed import DistributedTrainer
 from fastai.torch_core import rank_distrib
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-
-from .model import write_pair, _jsonable
-from .callbacks import BestModel, _cfg_dict, _distributed, _unwrap
 
 # %% auto #0
 __all__ = ['reseed_dls', 'rng_state', 'set_rng_state', 'gather_rng_states', 'restore_rng_states', 'skip_first_batches',

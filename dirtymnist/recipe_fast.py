@@ -7,11 +7,7 @@ from __future__ import annotations
 import math, time
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
-from fastai.callback.core import Callback, TrainEvalCallback
-from fastai.callback.schedule import ParamScheduler
-from fastai.data.core import DataLoaders
-from fastai.data.load import DataLoader
-from fastai.torch_core import default_device
+# the package before fastai: its filter for fastai's torch.jit warning (dirtymnist/__init__.py) is then in place
 from .letters import load_letters
 from .synth import SynthDataset, make_image
 from .nets import BG, WindowNet
@@ -21,6 +17,11 @@ from .model import create_model
 from .evaluate import correct_labels
 from .callbacks import IntervalValidation, _autocast_for
 from .recipes import Parts, register_recipe, timm_opt_func
+from fastai.callback.core import Callback, TrainEvalCallback
+from fastai.callback.schedule import ParamScheduler
+from fastai.data.core import DataLoaders
+from fastai.data.load import DataLoader
+from fastai.torch_core import default_device
 
 # %% auto #0
 __all__ = ['IMAGE_WINDOWS', 'WindowGen', 'train_items', 'WindowDL', 'SynthTensors', 'WindowLoss', 'presence_features',

@@ -10,16 +10,16 @@ from types import SimpleNamespace
 
 import torch
 from torch import nn
-from fastai.losses import BCEWithLogitsLossFlat
-from fastai.optimizer import OptimWrapper
-from omegaconf import DictConfig, OmegaConf
-
+# the package before fastai: its filter for fastai's torch.jit warning (dirtymnist/__init__.py) is then in place
 from .config import ConfigError
 from .data import DataEpoch, get_dls, set_epoch
 from .model import create_model
 from .evaluate import acc
 from .callbacks import CosinePerEpoch, _cfg_dict
 from .checkpoint import _base_dl
+from fastai.losses import BCEWithLogitsLossFlat
+from fastai.optimizer import OptimWrapper
+from omegaconf import DictConfig, OmegaConf
 
 # %% auto #0
 __all__ = ['Parts', 'register_recipe', 'list_recipes', 'get_recipe', 'build_parts', 'resolve_opt_name', 'timm_opt_func',

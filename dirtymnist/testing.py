@@ -5,11 +5,12 @@ from __future__ import annotations
 from functools import partial
 import torch
 from torch import nn
+# the package before fastai: its filter for fastai's torch.jit warning (dirtymnist/__init__.py) is then in place
+from .evaluate import acc
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.learner import Learner
 from fastai.optimizer import OptimWrapper
-from .evaluate import acc
 
 # %% auto #0
 __all__ = ['toy_dls', 'toy_learner']
