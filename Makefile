@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # papermill runs notebooks with this kernel, so it must point at the project's venv
 KERNEL := dirtymnist
 
-.PHONY: install test test-slow demo export clean-nbs bench kernel gpu-wheels
+.PHONY: install test test-slow demo export clean-nbs bench kernel gpu-wheels docs
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -47,3 +47,9 @@ bench: $(STAMP)
 # wheels to carry to a GPU machine without network (installs nothing here); PYVER=3.10 for a GPU machine's Python 3.10
 gpu-wheels: $(STAMP)
 	$(BIN)/python tools/gpu_wheels.py $(if $(PYVER),--python-version $(PYVER))
+
+# the documentation site in _docs/ (nbdev + Quarto); checks for Quarto first and never installs anything
+docs:
+	@command -v quarto >/dev/null || { echo "make docs: Quarto is not installed (it is not a pip package): get it from https://quarto.org/docs/get-started/, then run make docs again. Nothing was installed."; exit 1; }
+	@test -x $(BIN)/python || { echo "make docs: no $(VENV) yet: run make install first"; exit 1; }
+	$(BIN)/python tools/docs.py

@@ -205,26 +205,40 @@ def _image_flags(y):
     if y.ndim > 2: y = y.flatten(2).amax(-1)
     return y.numpy()
 
-def show_grid(images, labels=None, probs=None, indices=None, max_n=9, ncols=3, threshold=0.5, figsize=None):
-    "Plot up to `max_n` images titled with their true (and predicted) letters; returns the figure."
+def _caption(ax, t, p, size):
+    "Letters under the image, one colour each: true ones green if found, red if missed; predicted ones orange if extra."
+    from matplotlib.offsetbox import AnchoredOffsetbox, HPacker, TextArea, VPacker
+    def line(head, letters, colour):
+        kids = [TextArea(head, textprops=dict(size=size, family='monospace', color='black'))]
+        kids += [TextArea(l, textprops=dict(size=size, family='monospace', weight='bold', color=colour(l)))
+                 for l in letters]
+        return HPacker(children=kids, pad=0, sep=0)
+    rows = [line('true ', t or '-', lambda l: 'black' if p is None else ('green' if l in p else 'red'))]
+    if p is not None: rows.append(line('pred ', p or '-', lambda l: 'green' if l in t else 'darkorange'))
+    box = AnchoredOffsetbox('upper center', child=VPacker(children=rows, pad=0, sep=2, align='left'), frameon=False,
+                            bbox_to_anchor=(0.5, -0.01), bbox_transform=ax.transAxes, pad=0, borderpad=0)
+    ax.add_artist(box)
+
+def show_grid(images, labels=None, probs=None, indices=None, max_n=9, ncols=3, threshold=0.5, figsize=None, size=11):
+    """Plot up to `max_n` images with their index above and their letters below; returns the figure. With both labels
+    and predictions each letter has a colour: true letters green when found, red when missed; predicted ones orange
+    when extra."""
     n = min(max_n, len(images))
     if n == 0: raise ValueError('no images to show')
     nrows = (n + ncols - 1) // ncols
-    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (3 * ncols, 3.3 * nrows), squeeze=False,
-                            layout='constrained')   # room for the titles
+    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (3 * ncols, 3.6 * nrows), squeeze=False,
+                            layout='constrained')   # room for the titles and captions
     for k, ax in enumerate(axs.flat):
         ax.axis('off')
         if k >= n: continue
         ax.imshow(_to_img(images[k]), cmap='gray')
+        if indices is not None: ax.set_title(f'#{indices[k]}', fontsize=size)
         t = None if labels is None else letters_str(labels[k])
         p = None if probs is None else letters_str(probs[k], threshold)
-        lines = ([f'#{indices[k]}'] if indices is not None else []) + ([f'true: {t}'] if t is not None
-                                                                       else []) + ([f'pred: {p}'] if p is not None
-                                                                               else [])
-        color = 'red' if t is not None and p is not None and t != p else ('green' if p is not None and t is not None
-                                                                          else 'black')
-        ax.set_title('\n'.join(lines), fontsize=9, color=color, family='monospace')
+        if t is not None: _caption(ax, t, p, size)
+        elif p is not None: ax.set_title(f'{ax.get_title()}\npred: {p}'.strip(), fontsize=size)
     return fig
+
 
 # %% ../nbs/18_explore.ipynb #50243a5e
 def show_batch(dls, max_n=9, ncols=3, train=True, **kwargs):

@@ -7,6 +7,7 @@
 4. `bench/gpu_check.py --dry-run`: every stage of the GPU check on the CPU at tiny sizes (about 1.5 minutes), so that a
    mistake in it cannot waste the first minutes of a GPU.
 5. `nbdev_test` over every notebook (heavy `slow` and `gpu` cells skipped unless --flags names them).
+6. nbdev's docs processing of every notebook (`tools/docs.py --check`: what `nbdev_proc_nbs` runs, into a temp folder).
 
 Step 5 is `nbdev_test` itself (the command the README names, with its pool of reused worker processes), so the two
 cannot drift apart; nbdev_test prints no counts, so this script reads its list of failed notebooks and ends with the
@@ -78,6 +79,13 @@ def run_nbdev_test(path, flags, workers):
     return [n for n in names if n not in failed], failed
 
 
+def check_docs_processing():
+    "Step 4: nbdev's notebook processing for the docs site succeeds for every notebook (tools/docs.py --check)."
+    res = subprocess.run([sys.executable, str(ROOT/'tools'/'docs.py'), '--check'], cwd=ROOT)
+    print('ok   docs processing' if res.returncode == 0 else 'FAIL docs processing (tools/docs.py --check)', flush=True)
+    return res.returncode == 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--flags', default='', help='space-separated test flags to run too, e.g. "slow"')
@@ -105,6 +113,7 @@ def main():
     ok, bad = run_nbdev_test(args.path, args.flags.split(), args.workers)
     passed, failed = passed + len(ok), failed + len(bad)
     for n in bad: print(f'FAIL {n}')
+    if not (args.skip_checks or args.path): docs_ok = check_docs_processing(); passed += docs_ok; failed += not docs_ok
     print(f'suite took {time.time() - t0:.0f}s')
     print(f'{passed} passed, {failed} failed')
     sys.exit(1 if failed else 0)
