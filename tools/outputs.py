@@ -15,12 +15,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SKIP = re.compile(r'^\s*#\|\s*(slow|gpu|eval:\s*false)\b', re.M)
 HIDE = re.compile(r'^\s*#\|\s*hide\s*$', re.M)
+NOISE = re.compile(r'Overwriting \S+ in registry')   # a notebook re-registering its own timm model: no news
 
 
 def _cut(text, keep=15):
     lines = text.splitlines(keepends=True)
     if len(lines) <= 2 * keep: return text
     return ''.join(lines[:keep] + [f'... ({len(lines) - 2 * keep} lines cut by tools/outputs.py)\n'] + lines[-keep:])
+
+
+def _noise(o):
+    "A finished progress bar (fastprogress's HTML) or a known warning that says nothing about the example."
+    page = ''.join(o.get('data', {}).get('text/html', ''))
+    empty = not re.sub(r'(?s)<style>.*?</style>', '', page).strip()
+    bar = 'text/html' in o.get('data', {}) and ('<progress' in page or empty)
+    return bar or (o.get('name') == 'stderr' and NOISE.search(o.get('text', '')) is not None)
 
 
 def _small_png(b64, limit=150_000):
@@ -81,7 +90,7 @@ def keep_outputs(path, timeout=900):
     finally: os.chdir(here)
     for c, r in zip(nb.cells, run.cells):
         if c.cell_type != 'code': continue
-        c.outputs = [] if SKIP.search(c.source) or HIDE.search(c.source) else r.outputs
+        c.outputs = [] if SKIP.search(c.source) or HIDE.search(c.source) else [o for o in r.outputs if not _noise(o)]
         for o in c.outputs:
             if o.get('output_type') == 'stream': o['text'] = _cut(o['text'])
             if 'image/png' in o.get('data', {}): o['data']['image/png'] = _small_png(o['data']['image/png'])
