@@ -18,13 +18,13 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python settings.ini setup.py constraints.txt
 	@echo "== installing dirtymnist and its pinned dependencies into $(VENV) (first time: a few minutes)"
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
-	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python (dirtymnist)" >/dev/null
+	$(BIN)/python tools/kernel.py --name $(KERNEL) >/dev/null
 	@touch $(STAMP)
 
 install: $(STAMP)
 
 kernel: $(STAMP)
-	$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python (dirtymnist)"
+	$(BIN)/python tools/kernel.py --name $(KERNEL)
 
 test: $(STAMP)
 	$(BIN)/python tools/lint.py

@@ -113,9 +113,16 @@ def _image(letters, seed, index, size, min_letters, max_letters, noise, dilate, 
         if record: pasted.append((li, cx, cy, scale, angle, dim, f, dil, x, y, patch))
     return canvas, labels, places, (_record_rows(index, pasted, size) if record else [])
 
-def make_image(letters: Letters | str | None, seed, index: int, size: int = 256, min_letters: int = 10,
-               max_letters: int = 14, noise: int = 254, dilate: bool = False, return_placements: bool = False,
-               return_record: bool = False):
+def make_image(letters: Letters | str | None,  # `Letters`, None or 'builtin', 'builtin:valid', or a letter CSV
+               seed,                          # the dataset
+               index: int,                    # the image: it depends only on seed, index and the letters
+               size: int = 256,               # image side in pixels
+               min_letters: int = 10,         # fewest letters pasted
+               max_letters: int = 14,         # most letters pasted
+               noise: int = 254,              # background noise amplitude, 0 (black) to 255
+               dilate: bool = False,          # really dilate the letters it draws for it (the winner's is a no-op)
+               return_placements: bool = False,  # also `(k,5)` float32: letter, centre x, y, side, angle
+               return_record: bool = False):  # also the per-letter record as a DataFrame
     """Image `index` of the dataset `seed`: `(img uint8 (size,size), labels uint8[26])` [, placements float32 (k,5)] [,
     record DataFrame]. `letters` as `load_letters` takes them: `Letters`, None or 'builtin', 'builtin:valid', a CSV."""
     letters = load_letters(letters)

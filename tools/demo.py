@@ -11,7 +11,7 @@ how it was made. It ends by printing the validation accuracy.
     python tools/demo.py --letters ../shared/realdata/mnist_data/test-split-1.csv   # the same on the contest's letters
     python tools/demo.py -p n_valid 500       # any other parameter of nbs/demo.ipynb
 """
-import argparse, json, os, shutil, sys, time
+import argparse, json, os, re, shutil, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,9 +87,12 @@ def write_html(report):
     from nbconvert.preprocessors import CoalesceStreamsPreprocessor
     nb = nbformat.read(str(report), as_version=4)
     nb.metadata.pop('widgets', None)
-    widget = 'application/vnd.jupyter.widget-view+json'   # a progress bar's widget: nothing to show on a page
+    def progress(o):   # a progress bar's widget or fastai's bar and its table of epochs (empty: lines replace it)
+        page = ''.join(o.get('data', {}).get('text/html', ''))
+        return ('application/vnd.jupyter.widget-view+json' in o.get('data', {}) or '<progress' in page
+                or re.search(r'<tbody>\s*</tbody>', page) is not None)
     for c in nb.cells:
-        if c.cell_type == 'code': c.outputs = [o for o in c.outputs if widget not in o.get('data', {})]
+        if c.cell_type == 'code': c.outputs = [o for o in c.outputs if not progress(o)]
     nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})   # a live line's redraws: only what the screen last showed
     exp = HTMLExporter(extra_loaders=[jinja2.DictLoader({'offline.html.j2': _OFFLINE})],
                        template_file='offline.html.j2',

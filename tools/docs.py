@@ -40,15 +40,17 @@ if mixed: sys.exit('a cell mixes imports with other code (nbdev runs it for the 
 
 def check(paths=None, workers=2):
     "nbdev's processing of each notebook (default: all of nbs/) into a temp folder; returns the names that failed."
-    nbs = [Path(p).resolve() for p in paths] if paths else sorted((ROOT/'nbs').glob('*.ipynb'))
+    def hidden(p): return any(part.startswith(('.', '_')) for part in p.relative_to(ROOT/'nbs').parts)
+    nbs = ([Path(p).resolve() for p in paths] if paths else   # nbs/ and its folders, as nbdev globs them
+           sorted(p for p in (ROOT/'nbs').rglob('*.ipynb') if not hidden(p)))
     tmp = Path(tempfile.mkdtemp(prefix='dirtymnist-docs-'))
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get('PYTHONPATH')) if p)
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': path}
-    def one(p):   # from the repository root, as `nbdev_docs` runs
-        return subprocess.run([sys.executable, '-c', _PROC_ONE, str(p), str(tmp/p.name)], cwd=ROOT, env=env,
-                              capture_output=True, text=True)
+    def one(i):   # from the repository root, as `nbdev_docs` runs
+        return subprocess.run([sys.executable, '-c', _PROC_ONE, str(nbs[i]), str(tmp/f'{i}-{nbs[i].name}')], cwd=ROOT,
+                              env=env, capture_output=True, text=True)
     t0 = time.time()
-    with ThreadPoolExecutor(workers) as ex: res = list(ex.map(one, nbs))
+    with ThreadPoolExecutor(workers) as ex: res = list(ex.map(one, range(len(nbs))))
     shutil.rmtree(tmp, ignore_errors=True)
     bad = [p.name for p, r in zip(nbs, res) if r.returncode]
     for p, r in zip(nbs, res):
