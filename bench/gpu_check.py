@@ -24,8 +24,8 @@ Stages, in this order (each one's failure is recorded and the next one runs; the
   papermill  `papermill nbs/train.ipynb` (standard recipe, `tf_efficientnetv2_s_in21k` at 384 px on online synthesis)
              for 90 s, killed with its kernel just after a resume checkpoint is complete, and resumed from it
              (`resume_from`) for 15 s: the resumed run must start after the checkpoint's step, log further steps and
-             save its model. (A kill between the checkpoint's tensors and its JSON leaves a pair that does not resume:
-             `dirtymnist.model.write_pair` renames them one after the other; this check does not test that window.)
+             save its model. (A kill between the checkpoint's tensors and its JSON resumes from the checkpoint before:
+             its weights stay as `<stem>.prev.safetensors` until the new JSON is in place.)
 
 Time plan on one GPU (`--budget`, default 470 s): the fast stage's 3 minutes and the papermill stage's 90 + 15 s are
 fixed; the step stage gets what the others leave (about 80 s: the first settings of the matrix, m then s); run
@@ -44,6 +44,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from dirtymnist.core import run_state                                 # noqa: E402
 from dirtymnist.config import load_config                              # noqa: E402
 from dirtymnist.labels import atomic_write, read_labels                # noqa: E402
 from dirtymnist.learner import build_learner, cudnn_flags, train       # noqa: E402
@@ -196,7 +197,7 @@ def time_step(c, key, bs, prec, ckpt, cl):
     t = sum(timer.times)
     row = dict(images_per_s=round(bs * len(timer.times) / t, 1) if t else None,
                s_per_step=round(t / len(timer.times), 4) if timer.times else None, peak_gib=c.peak(),
-               precision=learn.precision)
+               precision=run_state(learn).precision)
     del learn
     return row
 
@@ -319,8 +320,8 @@ def stage_fast(c):
     c.say(f'fast: {learn.train_iter} steps in {dt:.0f} s, validation {learn.best_model.best_acc:.4f}, '
           f'held-out {len(pred)} images with TTA {score:.4f}')
     return dict(minutes=p['fast_minutes'], seconds=round(dt, 1), steps=int(learn.train_iter),
-                precision=learn.precision, val_accuracy=learn.best_model.best_acc, heldout_accuracy=round(score, 4),
-                heldout_images=len(pred))
+                precision=run_state(learn).precision, val_accuracy=learn.best_model.best_acc,
+                heldout_accuracy=round(score, 4), heldout_images=len(pred))
 
 
 def _kernel(c):

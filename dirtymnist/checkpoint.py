@@ -4,14 +4,13 @@
 
 # %% ../nbs/11_checkpoint.ipynb #9e97d87e
 from __future__ import annotations
-import json, random, secrets, warnings
+import json, os, random, secrets, shutil, warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 # the package before fastai: its filter for fastai's torch.jit warning (dirtymnist/__init__.py) is then in place
-from .core import base_dl, is_distributed, jsonable, unwrap_model
-from .config import config_to_dict
+from .core import base_dl, is_distributed, jsonable, run_state, unwrap_model
 from .model import write_pair
 from .callbacks import BestModel
 from fastcore.basics import store_attr
@@ -147,12 +146,23 @@ def skip_first_batches(dl, n: int):
     return dl
 
 # %% ../nbs/11_checkpoint.ipynb #88ef950f
+def _prev(stem) -> Path: return stem.with_name(stem.name + '.prev.safetensors')
+
 def _save_pair(stem, tensors, meta):
-    "Write `<stem>.safetensors` then `<stem>.json`, each atomically, tied by a random token."
+    """Write `<stem>.safetensors` then `<stem>.json`, each atomically, tied by a random token. The weights they replace
+    stay as `<stem>.prev.safetensors` until the new JSON is in place: a run killed between the two renames leaves the
+    old JSON beside the new weights, and `load_checkpoint` then reads the old pair whole."""
     meta = dict(meta, token=secrets.token_hex(8))
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
-    return write_pair(stem, lambda tmp: save_file(tensors, str(tmp), metadata={'token': meta['token']}),
-                      json.dumps(meta))[1]
+    st, prev = stem.with_name(stem.name + '.safetensors'), _prev(stem)
+    if st.is_file():
+        prev.unlink(missing_ok=True)
+        try: os.link(st, prev)                 # a second name for the old weights: no copy
+        except OSError: shutil.copy2(st, prev)   # a file system without hard links
+    js = write_pair(stem, lambda tmp: save_file(tensors, str(tmp), metadata={'token': meta['token']}),
+                    json.dumps(meta))[1]
+    prev.unlink(missing_ok=True)
+    return js
 
 def checkpoint_stem(path) -> Path:
     "The stem `<run>.resume` of a checkpoint, from the stem, the `.json` or the `.safetensors` path."
@@ -196,8 +206,7 @@ def save_checkpoint(learn, stem, epoch, batch=0, train_rng=None, rngs=None) -> P
                 smooth_loss=dict(val=float(learn.recorder.smooth_loss.val),
                                  count=int(learn.recorder.smooth_loss.count)) if hasattr(learn,
                                          'recorder') and hasattr(learn.recorder.smooth_loss, 'val') else None,
-                run_id=getattr(learn, 'run_id', None), config=config_to_dict(learn.cfg) if getattr(learn, 'cfg',
-                        None) is not None else None)
+                run_id=run_state(learn).run_id, config=run_state(learn).config)
     return _save_pair(checkpoint_stem(stem), tensors, meta)
 
 # %% ../nbs/11_checkpoint.ipynb #18a8b74b
@@ -211,11 +220,15 @@ def load_checkpoint(path):
     try: meta = json.loads(js.read_text())
     except json.JSONDecodeError as e: raise ValueError(f'{js}: not a valid checkpoint JSON ({e})') from None
     if meta.get('format') != 'dirtymnist-resume-1': raise ValueError(f'{js}: not a dirtymnist resume checkpoint')
-    try:
-        with safe_open(str(st), 'pt') as f: token = (f.metadata() or {}).get('token')
-        tensors = load_file(str(st))
-    except SafetensorError as e:
-        raise ValueError(f'{st}: not a readable resume checkpoint (corrupt or truncated: {str(e)[:80]})') from None
+    def read(p):
+        try:
+            with safe_open(str(p), 'pt') as f: token = (f.metadata() or {}).get('token')
+            return token, load_file(str(p))
+        except SafetensorError as e:
+            raise ValueError(f'{p}: not a readable resume checkpoint (corrupt or truncated: {str(e)[:80]})') from None
+    token, tensors = read(st)
+    if token != meta.get('token') and _prev(stem).is_file():   # killed between the renames: the old pair is whole
+        token, tensors = read(_prev(stem))
     if token != meta.get('token'): raise ValueError(f'{st} and {js} come from different checkpoints (token mismatch)')
     return tensors, meta
 
@@ -286,17 +299,17 @@ class Checkpointer(Callback):
     def before_train(self):
         self._rng0 = _dl_rngs(self.dls)[0] if self.dls.loaders else None   # before the pass draws its order
     def after_val_check(self):
-        if self.at_validation and self.training and getattr(self.learn, 'val_kind', None) == 'interval':
+        if self.at_validation and self.training and run_state(self.learn).val_kind == 'interval':
             self._due = True
     def after_batch(self):
         if not self._due: return
         self._due = False
         rngs = gather_rng_states(self.dls, self._rng0)   # every process takes part; rank 0 writes
         if rank_distrib() == 0:
-            self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch, batch=self.iter + 1,
-                                                         rngs=rngs)
+            run_state(self.learn).last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch,
+                                                                    batch=self.iter + 1, rngs=rngs)
     def after_epoch(self):
-        if self.epoch < getattr(self.learn, 'resume_epoch', 0): return
+        if self.epoch < run_state(self.learn).resume_epoch: return
         rngs = gather_rng_states(self.dls)
         if rank_distrib() == 0:
-            self.learn.last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1, rngs=rngs)
+            run_state(self.learn).last_checkpoint = save_checkpoint(self.learn, self.stem, self.epoch + 1, rngs=rngs)

@@ -16,7 +16,7 @@ from .config import ConfigError, config_to_dict, knob
 from .data import SetEpoch, source_letters
 from .model import create_model
 from .evaluate import correct_labels
-from .core import autocast_for, unwrap_model
+from .core import autocast_for, run_state, unwrap_model
 from .callbacks import IntervalValidation
 from .recipes import Parts, register_recipe, timm_opt_func
 from fastcore.basics import store_attr
@@ -219,7 +219,7 @@ class Calibrate(Callback):
         iv = getattr(self.learn, 'interval_validation', None)
         if self.training and iv is not None and (self.iter + 1) in getattr(iv, 'points', ()): self.calibrate()
     def after_cancel_fit(self):
-        if getattr(self.learn, 'stopped_early', False): self.calibrate()
+        if run_state(self.learn).stopped_early: self.calibrate()
 
 # %% ../nbs/13_recipe_fast.ipynb #ca1b0a03
 def fit_letter_calibration(f, y, count: bool = False, steps: int = 100):
