@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dirtymnist.config import load_config
-from dirtymnist.data import get_dls, set_epoch
+from dirtymnist.data import get_dls, set_loader_epoch
 from dirtymnist.labels import VOCAB, write_labels
 
 
@@ -75,7 +75,7 @@ def main():
         for mode in ('cpu', 'gpu'):
             dls = get_dls(cfg, device='cpu', aug=mode)
             ds = dls.train_ds
-            set_epoch(dls, 0)
+            set_loader_epoch(dls, 0)
             res.setdefault(f'{mode} item', []).append(cpu_ms(lambda: [ds[i] for i in range(len(ds))], len(ds)))
             nb = len(dls.train) * dls.train.bs
             res.setdefault(f'{mode} batch', []).append(cpu_ms(lambda: [b for b in dls.train], nb))

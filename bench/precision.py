@@ -15,7 +15,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
 from dirtymnist.config import load_config
 from dirtymnist.model import create_model, fast_bf16
-from dirtymnist.recipe_fast import window_net_args
+from dirtymnist.config import config_to_dict
 
 
 def timings(model, images, steps, dtype):
@@ -41,7 +41,7 @@ def main():
     p.add_argument('--threads', type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads); torch.manual_seed(0)
-    model = create_model('dm_windownet', **window_net_args(load_config('cpu_fast').fast))
+    model = create_model('dm_windownet', **config_to_dict(load_config('cpu_fast').model.args))
     model = model.to(memory_format=torch.channels_last)
     print(f'CPU vector unit {torch.backends.cpu.get_cpu_capability()}, native bf16: {fast_bf16("cpu")}, '
           f'{a.threads} threads, torch {torch.__version__}')

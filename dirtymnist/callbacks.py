@@ -5,7 +5,6 @@
 # %% ../nbs/10_callbacks.ipynb #c48323d4
 from __future__ import annotations
 import csv, math, os, shutil, sys, time, warnings
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -14,26 +13,24 @@ from fastcore.imports import IN_NOTEBOOK, noop
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.schedule import ParamScheduler
+from fastai.callback.tracker import TerminateOnNaNCallback
 from fastai.learner import Recorder
 from fastai.callback.fp16 import AMPMode, MixedPrecision
 from fastai.callback.training import GradientAccumulation
 from fastai.torch_core import find_bs, rank_distrib
-from omegaconf import DictConfig, OmegaConf
 
 from .cli import progress_mode
+from .core import autocast_for, is_distributed, unwrap_model
 from .labels import atomic_write
 from .evaluate import correct_labels
 from .model import PRECISION_ALIASES, fast_bf16
 
 # %% auto #0
 __all__ = ['CosinePerEpoch', 'GradCheckpointing', 'AMP', 'GradAccum', 'resolve_precision', 'run_validation', 'valid_probs',
-           'IntervalValidation', 'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget', 'LiveProgress']
+           'IntervalValidation', 'BestModel', 'StepLogger', 'WandbLogger', 'TimeBudget', 'NonFiniteLoss', 'StopOnNaN',
+           'LiveProgress']
 
 # %% ../nbs/10_callbacks.ipynb #307c385a
-def _unwrap(model): return getattr(model, 'module', model)
-
-def _cfg_dict(cfg): return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
-
 class CosinePerEpoch(Callback):
     """Set the learning rate once per epoch on a cosine from `lr` down to `min_frac*lr` (the standard recipe's schedule;
     resumable)."""
@@ -52,11 +49,11 @@ class GradCheckpointing(Callback):
     "Turn on timm's gradient checkpointing for the fit (a warning if the model has none)."
     order = MixedPrecision.order - 5
     def before_fit(self):
-        m = _unwrap(self.learn.model)
+        m = unwrap_model(self.learn.model)
         if hasattr(m, 'set_grad_checkpointing'): m.set_grad_checkpointing(True)
         else: warnings.warn(f'{type(m).__name__} has no set_grad_checkpointing; training without it')
     def after_fit(self):
-        m = _unwrap(self.learn.model)
+        m = unwrap_model(self.learn.model)
         if hasattr(m, 'set_grad_checkpointing'): m.set_grad_checkpointing(False)
 
 # %% ../nbs/10_callbacks.ipynb #274110eb
@@ -105,14 +102,6 @@ def resolve_precision(precision, device, native_bf16=None) -> str:
     return p
 
 # %% ../nbs/10_callbacks.ipynb #7262e00d
-def _distributed(): return torch.distributed.is_available() and torch.distributed.is_initialized()
-
-def _autocast_for(learn):
-    "A fresh autocast context matching the learner's `MixedPrecision` callback, or a null context."
-    amp = next((c for c in learn.cbs if isinstance(c, MixedPrecision)), None)
-    ac = getattr(amp, 'autocast', None)
-    return torch.autocast(ac.device, dtype=ac.fast_dtype) if ac is not None else nullcontext()
-
 def _each_valid_batch(learn, dl, fn):
     """Call `fn(pred, yb)` for every batch of `dl`: `learn.model` in eval mode, no gradients, the learner's autocast,
     `pred` as float32."""
@@ -124,7 +113,7 @@ def _each_valid_batch(learn, dl, fn):
             for b in dl:
                 n_inp = getattr(dl, 'n_inp', 1)
                 xb, yb = b[:n_inp], b[n_inp:]
-                with _autocast_for(learn): pred = model(*xb)
+                with autocast_for(learn): pred = model(*xb)
                 fn(pred.float(), yb)
     finally: model.train(was_training)
 
@@ -141,7 +130,7 @@ def run_validation(learn, dl=None):
                             torch.tensor(bs, dtype=torch.float64, device=dev)])
         n_labels = y.shape[-1]
     _each_valid_batch(learn, dl, add)
-    if _distributed(): torch.distributed.all_reduce(tot)
+    if is_distributed(): torch.distributed.all_reduce(tot)
     n = max(tot[2].item(), 1)
     return tot[0].item() / n, tot[1].item() / (n * max(n_labels, 1))
 
@@ -201,10 +190,10 @@ class BestModel(Callback):
         if self.best_acc is None or a > self.best_acc:
             self.best_acc, self.best_step = float(a), int(getattr(self.learn, 'train_iter', 0))
             self.best_state = {k: v.detach().to('cpu', copy=True) for k,
-                               v in _unwrap(self.learn.model).state_dict().items()}
+                               v in unwrap_model(self.learn.model).state_dict().items()}
     def after_fit(self):
         if self.load_best and self.best_state is not None:
-            _unwrap(self.learn.model).load_state_dict(self.best_state)
+            unwrap_model(self.learn.model).load_state_dict(self.best_state)
 
 # %% ../nbs/10_callbacks.ipynb #45c0ce7c
 class StepLogger(Callback):
@@ -291,7 +280,7 @@ class TimeBudget(Callback):
     def before_fit(self): self.t0, self.learn.stopped_early = time.time(), False
     def _out_of_time(self):
         over = time.time() - self.t0 > 60 * self.max_minutes
-        if not _distributed(): return over
+        if not is_distributed(): return over
         if self.learn.train_iter % 10: return False   # processes decide together, every 10 steps
         flag = torch.tensor([float(over)], device=next(self.learn.model.parameters()).device)
         torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
@@ -305,6 +294,22 @@ class TimeBudget(Callback):
             warnings.warn(f'train.max_minutes={self.max_minutes} reached at step {self.learn.train_iter}; stopping')
             loss, a = run_validation(self.learn)
             _val_check(self.learn, loss, a, 'stop')
+
+# %% ../nbs/10_callbacks.ipynb #94aceaae
+class NonFiniteLoss(ValueError):
+    "The training loss is not a number: a user's setting (the learning rate), not a bug; `str` is the message alone."
+    def __init__(self, message): super().__init__(message); self.message = message
+    def __str__(self): return self.message   # fastai prefixes the callback's name to `args`; the message stays one line
+
+class StopOnNaN(TerminateOnNaNCallback):
+    """Stop the run when a training loss is `inf` or `nan`, before its backward pass and step, raising `NonFiniteLoss`
+    that names the step (fastai's callback cancels quietly, after the step)."""
+    def after_batch(self): pass
+    def after_loss(self):
+        if not self.training or bool(torch.isfinite(self.learn.loss).all()): return
+        raise NonFiniteLoss(f'the training loss is {float(self.learn.loss)} at step {self.learn.train_iter + 1} '
+                            f'(epoch {self.epoch + 1}, batch {self.iter + 1}): the run is stopped before that step '
+                            'and no model is saved; a lower optim.lr may help')
 
 # %% ../nbs/10_callbacks.ipynb #5865e76f
 class LiveProgress(Callback):

@@ -13,30 +13,31 @@ from fastai.callback.progress import ProgressCallback
 from fastai.callback.training import GradientAccumulation
 from fastai.distributed import DistributedTrainer
 from fastai.torch_core import rank_distrib
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .model import write_pair, _jsonable
-from .callbacks import BestModel, _cfg_dict, _distributed, _unwrap
+from .core import base_dl, is_distributed, jsonable, unwrap_model
+from .config import config_to_dict
+from .model import write_pair
+from .callbacks import BestModel
 
 # %% auto #0
 __all__ = ['reseed_dls', 'rng_state', 'set_rng_state', 'gather_rng_states', 'restore_rng_states', 'skip_first_batches',
-           'save_checkpoint', 'load_checkpoint', 'ResumeFrom', 'Checkpointer']
+           'checkpoint_stem', 'save_checkpoint', 'load_checkpoint', 'ResumeFrom', 'Checkpointer']
 
 # %% ../nbs/11_checkpoint.ipynb #cf847233
 def _tuplify(o): return tuple(_tuplify(x) for x in o) if isinstance(o, list) else o
 
-def _base_dl(dl): return dl.dl if type(dl).__name__ == 'DistributedDL' else dl
 
 def _dl_rngs(dls):
     "The shuffling RNG of every DataLoader (fastai draws the epoch's order from `dl.rng`)."
-    return [_jsonable(_base_dl(dl).rng.getstate()) if hasattr(_base_dl(dl), 'rng') else None for dl in dls.loaders]
+    return [jsonable(base_dl(dl).rng.getstate()) if hasattr(base_dl(dl), 'rng') else None for dl in dls.loaders]
 
 def reseed_dls(dls):
     """Give every DataLoader a shuffling RNG drawn from python's (seeded) generator, so DataLoaders made before seeding
     shuffle the same."""
     for dl in dls.loaders:
-        if hasattr(_base_dl(dl), 'rng'): _base_dl(dl).rng = random.Random(random.randint(0, 2**32 - 1))
+        if hasattr(base_dl(dl), 'rng'): base_dl(dl).rng = random.Random(random.randint(0, 2**32 - 1))
 
 def rng_state(dls=None):
     """This process's generator states as (tensors, json): torch's CPU generator and the one of its own GPU
@@ -46,7 +47,7 @@ def rng_state(dls=None):
         t['rng.cuda'] = torch.cuda.get_rng_state()   # the current device: the only one this process draws from
     kind, key, pos, has_gauss, gauss = np.random.get_state()
     t['rng.numpy'] = torch.from_numpy(key.astype(np.int64))
-    j = dict(python=_jsonable(random.getstate()), numpy=[kind, int(pos), int(has_gauss), float(gauss)],
+    j = dict(python=jsonable(random.getstate()), numpy=[kind, int(pos), int(has_gauss), float(gauss)],
              dls=_dl_rngs(dls) if dls is not None else [])
     return t, j
 
@@ -62,7 +63,7 @@ def set_rng_state(t, j, dls=None):
     random.setstate(_tuplify(j['python']))
     if dls is not None:
         for dl, s in zip(dls.loaders, j.get('dls', [])):
-            if s is not None and hasattr(_base_dl(dl), 'rng'): _base_dl(dl).rng.setstate(_tuplify(s))
+            if s is not None and hasattr(base_dl(dl), 'rng'): base_dl(dl).rng.setstate(_tuplify(s))
 
 # %% ../nbs/11_checkpoint.ipynb #5e1d0a02
 def gather_rng_states(dls=None, train_rng=None) -> list:
@@ -70,7 +71,7 @@ def gather_rng_states(dls=None, train_rng=None) -> list:
     it); `train_rng` replaces the training loader's RNG (a mid-epoch checkpoint keeps the one its epoch began with)."""
     t, j = rng_state(dls)
     if train_rng is not None and j['dls']: j['dls'][0] = train_rng
-    if not _distributed(): return [(t, j)]
+    if not is_distributed(): return [(t, j)]
     out = [None] * torch.distributed.get_world_size()
     torch.distributed.all_gather_object(out, (t, j))
     return out
@@ -102,8 +103,8 @@ def _opt_split(sd):
     for pid, s in sd['state'].items():
         for k, v in s.items():
             if torch.is_tensor(v): tensors[f'opt.{pid}.{k}'] = v
-            else: scalars.setdefault(str(pid), {})[k] = _jsonable(v)
-    return tensors, dict(param_groups=_jsonable(sd['param_groups']), state=scalars)
+            else: scalars.setdefault(str(pid), {})[k] = jsonable(v)
+    return tensors, dict(param_groups=jsonable(sd['param_groups']), state=scalars)
 
 def _opt_join(tensors, j, current):
     state = {}
@@ -136,7 +137,7 @@ def skip_first_batches(dl, n: int):
         if own is None: del dl.get_idxs
         else: dl.get_idxs = own
         idxs = list(orig())          # the pass's full order (drawn as an unskipped pass would)
-        base = _base_dl(dl)
+        base = base_dl(dl)
         for t in getattr(getattr(base, 'after_batch', None), 'fs', []):
             if hasattr(t, 'start'): t.start(getattr(base, 'epoch', 0), n)   # batch-counting transforms (BatchAugment)
         return idxs[n * (dl.bs or 1):]
@@ -151,7 +152,8 @@ def _save_pair(stem, tensors, meta):
     return write_pair(stem, lambda tmp: save_file(tensors, str(tmp), metadata={'token': meta['token']}),
                       json.dumps(meta))[1]
 
-def _ckpt_stem(path):
+def checkpoint_stem(path) -> Path:
+    "The stem `<run>.resume` of a checkpoint, from the stem, the `.json` or the `.safetensors` path."
     p = Path(path)
     for suf in ('.json', '.safetensors'):
         if p.name.endswith(suf): p = p.with_name(p.name[:-len(suf)])
@@ -162,11 +164,12 @@ def save_checkpoint(learn, stem, epoch, batch=0, train_rng=None, rngs=None) -> P
     """Everything needed to continue `learn`'s fit at batch `batch` of epoch `epoch` (0: its start); returns the JSON
     path. `train_rng`: the training loader's shuffling RNG as the epoch began (`_dl_rngs(dls)[0]` then). `rngs`:
     every process's generator states (`gather_rng_states`), default this process's."""
-    tensors = {f'model.{k}': v for k, v in _unwrap(learn.model).state_dict().items()}
+    tensors = {f'model.{k}': v for k, v in unwrap_model(learn.model).state_dict().items()}
     ga = _cb(learn, GradientAccumulation)
     accum = int(getattr(ga, 'count', 0) or 0) if ga is not None else 0
     if accum:   # inside an accumulation window the summed gradients are state too
-        tensors.update({f'grad.{k}': p.grad for k, p in _unwrap(learn.model).named_parameters() if p.grad is not None})
+        params = unwrap_model(learn.model).named_parameters()
+        tensors.update({f'grad.{k}': p.grad for k, p in params if p.grad is not None})
     best = _cb(learn, BestModel)
     if best is not None and best.best_state is not None:
         tensors.update({f'best.{k}': v for k, v in best.best_state.items()})
@@ -185,20 +188,20 @@ def save_checkpoint(learn, stem, epoch, batch=0, train_rng=None, rngs=None) -> P
     meta = dict(format='dirtymnist-resume-1', epoch=int(epoch), batch=int(batch), step=int(getattr(learn, 'train_iter',
             0)), accum_count=accum, optimizer=oj,
                 rng=rngs[0][1], rng_ranks=[j for _, j in rngs[1:]],
-                scaler=_jsonable(scaler.state_dict()) if scaler is not None else None,
+                scaler=jsonable(scaler.state_dict()) if scaler is not None else None,
                 best=dict(acc=best.best_acc, step=best.best_step) if best is not None else None,
-                callbacks=_jsonable({type(cb).__name__: cb.state_dict() for cb in _resumable(learn)}),
+                callbacks=jsonable({type(cb).__name__: cb.state_dict() for cb in _resumable(learn)}),
                 smooth_loss=dict(val=float(learn.recorder.smooth_loss.val),
                                  count=int(learn.recorder.smooth_loss.count)) if hasattr(learn,
                                          'recorder') and hasattr(learn.recorder.smooth_loss, 'val') else None,
-                run_id=getattr(learn, 'run_id', None), config=_cfg_dict(learn.cfg) if getattr(learn, 'cfg',
+                run_id=getattr(learn, 'run_id', None), config=config_to_dict(learn.cfg) if getattr(learn, 'cfg',
                         None) is not None else None)
-    return _save_pair(_ckpt_stem(stem), tensors, meta)
+    return _save_pair(checkpoint_stem(stem), tensors, meta)
 
 # %% ../nbs/11_checkpoint.ipynb #18a8b74b
 def load_checkpoint(path):
     "Read a resume checkpoint (`<stem>.resume.json`, `.resume.safetensors` or the stem) as (tensors, meta); no pickle."
-    stem = _ckpt_stem(path)
+    stem = checkpoint_stem(path)
     st, js = stem.with_name(stem.name + '.safetensors'), stem.with_name(stem.name + '.json')
     for p in (js, st):
         if not p.is_file(): raise FileNotFoundError(f'{p}: resume checkpoint file missing (a checkpoint is a '
@@ -206,9 +209,13 @@ def load_checkpoint(path):
     try: meta = json.loads(js.read_text())
     except json.JSONDecodeError as e: raise ValueError(f'{js}: not a valid checkpoint JSON ({e})') from None
     if meta.get('format') != 'dirtymnist-resume-1': raise ValueError(f'{js}: not a dirtymnist resume checkpoint')
-    with safe_open(str(st), 'pt') as f: token = (f.metadata() or {}).get('token')
+    try:
+        with safe_open(str(st), 'pt') as f: token = (f.metadata() or {}).get('token')
+        tensors = load_file(str(st))
+    except SafetensorError as e:
+        raise ValueError(f'{st}: not a readable resume checkpoint (corrupt or truncated: {str(e)[:80]})') from None
     if token != meta.get('token'): raise ValueError(f'{st} and {js} come from different checkpoints (token mismatch)')
-    return load_file(str(st)), meta
+    return tensors, meta
 
 # %% ../nbs/11_checkpoint.ipynb #9a41936c
 class ResumeFrom(Callback):
@@ -219,7 +226,7 @@ class ResumeFrom(Callback):
     def __init__(self, tensors, meta): store_attr(); self.skip, self._offset = int(meta.get('batch', 0) or 0), 0
     def before_fit(self):
         t, j, learn = self.tensors, self.meta, self.learn
-        model = _unwrap(learn.model)
+        model = unwrap_model(learn.model)
         dev = next(model.parameters()).device
         model.load_state_dict({k[6:]: v.to(dev) for k, v in t.items() if k.startswith('model.')})
         opt = learn.opt.opt if hasattr(learn.opt, 'opt') else learn.opt
@@ -272,7 +279,7 @@ class Checkpointer(Callback):
     # after everything else that runs after a batch: the saved RNG state is the one the next batch starts from
     order = ProgressCallback.order + 30
     def __init__(self, stem, at_validation=True):
-        self.stem, self.at_validation, self._due, self._rng0 = _ckpt_stem(stem), at_validation, False, None
+        self.stem, self.at_validation, self._due, self._rng0 = checkpoint_stem(stem), at_validation, False, None
     def before_fit(self): self._due = False
     def before_train(self):
         self._rng0 = _dl_rngs(self.dls)[0] if self.dls.loaders else None   # before the pass draws its order

@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_cli.ipynb #5612c7f8
 from __future__ import annotations
-import os, sys, tempfile, traceback
+import fnmatch, os, sys, tempfile, traceback
 from pathlib import Path
 from fastcore.script import anno_parser
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'MAX_MESSAGE', 'error_message', 'cli_parser', 'run_cli', 'entry_point', 'same_file', 'check_folder',
-           'check_paths', 'check_number', 'progress_mode']
+           'FileKind', 'check_paths', 'check_number', 'progress_mode']
 
 # %% ../nbs/00_cli.ipynb #ee4df384
 USER_ERRORS = (ValueError, OSError)   # bad input, or a file system that refuses; anything else is a bug
@@ -42,13 +42,36 @@ def cli_parser(func, prog=None):
     return p
 
 # %% ../nbs/00_cli.ipynb #f6ede81f
+class _Stdout:
+    """`sys.stdout` while a tool runs: once the reader has gone (`tool | head -1`), the rest of the output is dropped
+    (stdout now points at devnull, as Python's note on SIGPIPE says) and the work goes on to write its files."""
+    def __init__(self, stream): self.stream, self.gone = stream, False
+    def _closed(self):
+        self.gone = True
+        try:
+            fd = os.open(os.devnull, os.O_WRONLY); os.dup2(fd, self.stream.fileno()); os.close(fd)
+        except (OSError, ValueError, AttributeError): pass   # not a real file (a notebook, a test's StringIO)
+    def write(self, text):
+        if not self.gone:
+            try: return self.stream.write(text)
+            except BrokenPipeError: self._closed()
+        return len(text)
+    def flush(self):
+        if not self.gone:
+            try: self.stream.flush()
+            except BrokenPipeError: self._closed()
+    def __getattr__(self, name): return getattr(self.stream, name)
+
 def run_cli(func, prog=None, argv=None):
     """Parse `argv` (default `sys.argv[1:]`) for `func`, call it and return its result; a user error exits with one
-    line, a bug with its traceback."""
+    line, a bug with its traceback; a closed stdout exits with status 1 once the work is done."""
     prog = prog or func.__name__
     args = vars(cli_parser(func, prog).parse_args(sys.argv[1:] if argv is None else [str(a) for a in argv]))
     args.pop('pdb', None); args.pop('xtra', None)
-    try: return func(**args)
+    out = sys.stdout = _Stdout(sys.stdout)
+    try:
+        res = func(**args)
+        out.flush()
     except USER_ERRORS as e: raise SystemExit(f'{prog}: error: {error_message(e)}') from None
     except KeyboardInterrupt: raise SystemExit(print(f'{prog}: interrupted', file=sys.stderr) or 130) from None
     except Exception:
@@ -56,6 +79,10 @@ def run_cli(func, prog=None, argv=None):
         print(f'{prog}: internal error: this is a bug in dirtymnist, not a problem with your input; '
               f'please report it with the traceback above', file=sys.stderr)
         raise SystemExit(3) from None
+    finally:
+        if sys.stdout is out: sys.stdout = out.stream
+    if out.gone: raise SystemExit(1)   # Python's convention for a closed stdout
+    return res
 
 # %% ../nbs/00_cli.ipynb #90ba9178
 def entry_point(func, prog):
@@ -94,21 +121,42 @@ def check_folder(path, what=None):
     return p
 
 # %% ../nbs/00_cli.ipynb #3588285c
-def check_paths(inputs=(), outputs=()):
-    """Before any work: raise a one-line error if an output is also an input or another output, is a folder, or cannot
-    be written."""
-    ins = [Path(p).expanduser() for p in inputs if p is not None]
-    outs = []
-    for o in (Path(p).expanduser() for p in outputs if p is not None):
-        for i in ins:
-            if same_file(o, i):
-                raise ValueError(
-                    f'{o}: is also an input ({i}); writing it would destroy that input; choose another output path'
-                )
+class FileKind:
+    "What a tool writes at an output path: `name` for messages; `test(path)` says whether an existing file is one."
+    def __init__(self, name, test): self.name, self.test = name, test
+    def __repr__(self): return f'FileKind({self.name!r})'
+
+def _items(xs):
+    "(path, extra) pairs of `xs`, whose items are paths or `(path, extra)` tuples; None skipped."
+    for x in xs:
+        p, extra = x if isinstance(x, tuple) else (x, None)
+        if p is not None: yield Path(p).expanduser(), extra
+
+def _hit(o: Path, p: Path, pattern=None) -> bool:
+    "`o` is the file `p`, or (`pattern`) lies directly in the folder `p` with a name matching the glob (any case)."
+    if pattern is None: return same_file(o, p)
+    return Path(_real(o)).parent == Path(_real(p)) and fnmatch.fnmatchcase(o.name.lower(), pattern.lower())
+
+def _where(p, pattern): return str(p) if pattern is None else f'{p}/{pattern}'
+
+def check_paths(inputs=(), outputs=(), owned=()):
+    """Before any work: raise a one-line error if an output is an input, another output or a file this run writes
+    itself (`owned`), is an existing file of another kind or a folder, or cannot be written."""
+    ins, own, outs = list(_items(inputs)), list(_items(owned)), []
+    for o, kind in _items(outputs):
+        for p, pat in ins:
+            if _hit(o, p, pat): raise ValueError(f'{o}: is also an input ({_where(p, pat)}); writing it would destroy '
+                                                 'that input; choose another output path')
+        for p, pat in own:
+            if _hit(o, p, pat): raise ValueError(f'{o}: this run writes that file itself ({_where(p, pat)}); choose '
+                                                 'another output path')
         for o2 in outs:
             if same_file(o, o2): raise ValueError(f'{o} and {o2} are the same file; give each output its own path')
         if o.is_dir(): raise IsADirectoryError(f'{o}: is a folder; give a file name for the output')
         _writable_dir(o.parent, o)
+        if kind is not None and o.is_file() and o.stat().st_size and not kind.test(o):
+            raise ValueError(f'{o}: exists and is not a {kind.name}; it may be a file you keep: remove it or choose '
+                             'another output path')
         outs.append(o)
     return outs
 

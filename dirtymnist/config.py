@@ -4,20 +4,50 @@
 
 # %% ../nbs/04_config.ipynb #05f8f24b
 from __future__ import annotations
-import difflib, shlex
+import copy, dataclasses, difflib, functools, importlib, math, operator, pkgutil, shlex, typing, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from omegaconf import errors as oc_errors
 
 from .labels import atomic_write
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'TRAIN_UNITS', 'CALIBRATIONS', 'CONFIG_DIR', 'SourceConfig', 'DataConfig', 'ModelConfig', 'OptimConfig',
-           'TrainConfig', 'FastConfig', 'Config', 'ConfigError', 'list_configs', 'load_config', 'config_to_dict',
+__all__ = ['PRECISIONS', 'CONFIG_DIR', 'ConfigError', 'knob', 'rule_violation', 'SourceConfig', 'DataConfig', 'ModelConfig',
+           'OptimConfig', 'TrainConfig', 'Config', 'Recipe', 'register_recipe', 'list_recipes', 'find_recipe',
+           'get_recipe', 'config_schema', 'list_configs', 'check_config', 'load_config', 'config_to_dict',
            'config_to_yaml', 'save_config']
+
+# %% ../nbs/04_config.ipynb #164bf26e
+PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
+
+class ConfigError(ValueError):
+    "A bad config: unknown key, wrong type, missing or out-of-range value. `.key` is the dotted key."
+    def __init__(self, msg, key=None):
+        super().__init__(msg)
+        self.key = key
+
+def knob(default, *, ge=None, gt=None, le=None, lt=None, choices=None, check=None):
+    """A dataclass field whose value `load_config` checks: bounds (`ge`, `gt`, `le`, `lt`), one of `choices`, or
+    `check(value)` returning why the value is wrong (None if it is right). A list or dict default is copied per
+    config."""
+    rules = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices, check=check).items() if v is not None}
+    if isinstance(default, (list, dict)): return field(default_factory=lambda: copy.deepcopy(default), metadata=rules)
+    return field(default=default, metadata=rules)
+
+_OPS = (('ge', operator.ge, 'at least'), ('gt', operator.gt, 'more than'), ('le', operator.le, 'at most'),
+        ('lt', operator.lt, 'less than'))
+
+def rule_violation(v, rules: dict) -> str | None:
+    "Why the value `v` breaks `rules` (a `knob`'s metadata), or None; a float must be finite whatever its rules."
+    if isinstance(v, float) and not math.isfinite(v): return f'{v} is not a finite number'
+    if 'choices' in rules and v not in rules['choices']:
+        return f'{v!r} is not one of {", ".join(map(str, rules["choices"]))}'
+    for k, op, word in _OPS:
+        if k in rules and not op(v, rules[k]): return f'{v} must be {word} {rules[k]}'
+    return rules['check'](v) if 'check' in rules else None
 
 # %% ../nbs/04_config.ipynb #760b827b
 @dataclass
@@ -31,13 +61,13 @@ class SourceConfig:
 class DataConfig:
     train: List[SourceConfig] = field(default_factory=list)
     validation: Optional[SourceConfig] = None
-    image_size: int = 384
+    image_size: int = knob(384, ge=1)
     online: bool = False
     letters: str = 'builtin'
     valid_letters: str = 'builtin-valid'
-    num_train: int = 50_000
-    num_valid: int = 5_000
-    num_workers: int = -1
+    num_train: int = knob(50_000, ge=0)
+    num_valid: int = knob(5_000, ge=0)
+    num_workers: int = knob(-1, ge=-1)   # -1: a default from the CPU count
     seed: int = 0
 
 # %% ../nbs/04_config.ipynb #7fa71a9e
@@ -45,85 +75,58 @@ class DataConfig:
 class ModelConfig:
     model_name: str = 'tf_efficientnetv2_m_in21k'
     pretrained: bool = True
-    in_chans: int = 1
-    num_classes: int = 26
-    drop_rate: float = 0.5
-    drop_path_rate: float = 0.2
+    in_chans: int = knob(1, ge=1)
+    num_classes: int = knob(26, ge=1)
+    drop_rate: float = knob(0.5, ge=0, lt=1)
+    drop_path_rate: float = knob(0.2, ge=0, lt=1)
     pretrained_file: Optional[str] = None
+    args: Dict[str, Any] = field(default_factory=dict)   # the network's own arguments, for `timm.create_model`
 
 # %% ../nbs/04_config.ipynb #516d513a
+def _two_betas(b):
+    ok = len(b) == 2 and all(math.isfinite(x) and 0 <= x < 1 for x in b)
+    return None if ok else f'{list(b)} needs two values in [0, 1)'
+
 @dataclass
 class OptimConfig:
     opt: str = 'fusedadam'
-    lr: float = 1e-3
-    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1e-6
-    weight_decay: float = 1e-5
+    lr: float = knob(1e-3, ge=0)
+    betas: List[float] = knob([0.9, 0.999], check=_two_betas)
+    eps: float = knob(1e-6, ge=0)
+    weight_decay: float = knob(1e-5, ge=0)
     filter_bias_and_bn: bool = False
 
 # %% ../nbs/04_config.ipynb #475f1bad
 @dataclass
 class TrainConfig:
-    epochs: int = 30
-    batch_size: int = 512
-    accumulate_grad_batches: int = 1
-    gradient_clip_val: float = 0.0
+    epochs: int = knob(30, ge=0)
+    batch_size: int = knob(512, ge=1)
+    accumulate_grad_batches: int = knob(1, ge=1)
+    gradient_clip_val: float = knob(0.0, ge=0)
     gradient_checkpointing: bool = True
-    validation_interval: float = 0.2
-    log_every_n_steps: int = 10
-    precision: str = 'auto'
+    validation_interval: float = knob(0.2, gt=0)
+    log_every_n_steps: int = knob(10, ge=1)
+    precision: str = knob('auto', choices=PRECISIONS)
     sync_bn: bool = False
     deterministic: bool = False
     seed: int = 0
-    max_minutes: float = 0.0
+    max_minutes: float = knob(0.0, ge=0)   # 0: no budget
     wandb: bool = False
     output_dir: str = 'runs'
-
-# %% ../nbs/04_config.ipynb #11cecaad
-@dataclass
-class FastConfig:
-    """The `fast` recipe's own knobs (`nbs/13_recipe_fast.ipynb`): the window network's shape, the windows, the
-    schedule, the calibration."""
-    stem: int = 32
-    layers: List[List[int]] = field(default_factory=lambda: [[64, 2], [96, 1], [128, 2],
-                                                             [128, 1]])   # (width, stride) per layer
-    down: int = 4
-    orbit: bool = True
-    fold: int = 1                 # read the input planes at `fold` x the resolution, folded into channels
-    hidden: int = 0               # width of a 1x1 layer before the head (0: none)
-    p_background: float = 0.3
-    label_smoothing: float = 0.0
-    warmup: float = 0.1
-    final_lr: float = 0.02
-    calib_images: int = 256
-    calibration: str = 'global'   # presence calibration: one scale/offset, or per letter (`CALIBRATIONS`)
-    channels_last: bool = True
-    train_on: str = 'windows'     # a training item: one window (one cell), or a whole image (all its cells)
-    letters_per_image: List[int] = field(default_factory=lambda: [10, 14])   # of the training images (the contest's)
 
 # %% ../nbs/04_config.ipynb #1a712002
 @dataclass
 class Config:
-    "A whole run: data, model, optimizer and training settings."
+    """A whole run: data, model, optimizer and training settings; a recipe with settings of its own adds its block
+    (`config_schema`)."""
     name: str = ''
     recipe: str = 'standard'
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    fast: FastConfig = field(default_factory=FastConfig)
 
 # %% ../nbs/04_config.ipynb #86487a64
-PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
-TRAIN_UNITS = ('windows', 'images')   # `fast.train_on`: see `dirtymnist.recipe_fast.WindowDL`
-CALIBRATIONS = ('global', 'letter', 'letter_count')   # `fast.calibration`: see `dirtymnist.nets.WindowNet.presence`
-
-class ConfigError(ValueError):
-    "A bad config: unknown key, wrong type, missing or out-of-range value. `.key` is the dotted key."
-    def __init__(self, msg, key=None):
-        super().__init__(msg)
-        self.key = key
-
 def _known_keys(cfg, key):
     "Keys of the block that holds `key` (e.g. `data.train[0].foo` -> keys of that source)."
     parent = key.rsplit('.', 1)[0] if '.' in key else ''
@@ -145,6 +148,68 @@ def _wrap(e, src, cfg=None):
         return ConfigError(f'{src}: `{key}` has no value', key)
     return ConfigError(f'{src}: bad value for `{key}`: {msg}', key)
 
+# %% ../nbs/04_config.ipynb #8c1cc8bd
+@dataclass
+class Recipe:
+    "A registered recipe: its name, its function `fn(cfg, dls=None, model=None) -> Parts`, its block's dataclass."
+    name: str
+    fn: Callable
+    config: Optional[type] = None
+
+_RECIPES: dict[str, Recipe] = {}
+
+def register_recipe(fn=None, *, name: str | None = None, config: type | None = None):
+    """Register `fn(cfg, dls=None, model=None) -> Parts` as the recipe `name` (default: the function's name) with its
+    config block, the dataclass `config` (found at `cfg.<name>`, checked only when `cfg.recipe` is this recipe).
+    Usable as `@register_recipe` or `@register_recipe(config=MyConfig)`."""
+    def _reg(f):
+        key = name or f.__name__
+        if config is not None and not dataclasses.is_dataclass(config):
+            raise TypeError(f'recipe {key!r}: config must be a dataclass, not {config!r}')
+        if config is not None and key in {f.name for f in dataclasses.fields(Config)}:
+            raise ValueError(f'recipe {key!r}: its block would replace the common `{key}` block; give it another name')
+        old = _RECIPES.get(key)
+        if old is not None and old.fn is not f:
+            warnings.warn(f'recipe {key!r} registered again; the new one replaces the old')
+        _RECIPES[key] = Recipe(key, f, config)
+        return f
+    return _reg(fn) if fn is not None else _reg
+
+def _package_recipes() -> dict[str, str]:
+    """The package's own recipes, imported or not: name -> module (`standard` in `dirtymnist.recipes`, every other
+    one in its module `dirtymnist.recipe_<name>`)."""
+    import dirtymnist
+    mods = {m.name[7:]: f'dirtymnist.{m.name}' for m in pkgutil.iter_modules(dirtymnist.__path__)
+            if m.name.startswith('recipe_')}
+    return {'standard': 'dirtymnist.recipes', **mods}
+
+def list_recipes() -> list[str]:
+    "Names of the recipes: those registered, and the package's own (registered when first asked for)."
+    return sorted(set(_RECIPES) | set(_package_recipes()))
+
+def find_recipe(name: str) -> Recipe:
+    """The recipe registered as `name`, importing the package's module of that recipe on first use (as timm's models
+    register when their module is imported); an unknown name is a `ConfigError` on the key `recipe`."""
+    name = str(name)
+    if name not in _RECIPES and name in _package_recipes(): importlib.import_module(_package_recipes()[name])
+    if name in _RECIPES: return _RECIPES[name]
+    close = difflib.get_close_matches(name, list_recipes(), n=3)
+    hint = f'did you mean {", ".join(close)}?' if close else f'known recipes: {", ".join(list_recipes())}'
+    raise ConfigError(f'recipe={name!r} is not a registered recipe; {hint}', 'recipe')
+
+def get_recipe(name: str) -> Callable:
+    "The function of the recipe `name` (`find_recipe`)."
+    return find_recipe(name).fn
+
+@functools.lru_cache(maxsize=None)
+def _run_schema(name: str, block: type) -> type:
+    return dataclasses.make_dataclass(f'Config_{name}', [(name, block, field(default_factory=block))], bases=(Config,))
+
+def config_schema(recipe: str = 'standard') -> type:
+    "The dataclass a config of `recipe` is checked against: `Config`, plus the recipe's own block under its name."
+    r = find_recipe(recipe)
+    return Config if r.config is None else _run_schema(r.name, r.config)
+
 # %% ../nbs/04_config.ipynb #33449293
 import dirtymnist
 CONFIG_DIR = Path(dirtymnist.__file__).parent/'configs'
@@ -157,9 +222,6 @@ def _normalise(raw: dict) -> dict:
     "Accept the original single-source form `data.train: {filenames, labels}`."
     data = raw.get('data')
     if isinstance(data, dict) and isinstance(data.get('train'), dict): data['train'] = [data['train']]
-    fast = raw.get('fast')
-    if isinstance(fast, dict) and fast.get('model_name') in (None, (raw.get('model') or {}).get('model_name')):
-        fast.pop('model_name', None)   # configs before the typed `fast` block said the network twice
     return raw
 
 def _split_overrides(overrides) -> list[str]:
@@ -179,40 +241,57 @@ def _fix_override(cfg, o: str) -> str:
         key = key.replace('data.train.', 'data.train.0.')
     return f'{key}={val}'
 
-def _check(cfg, src):
-    "Range checks the types cannot express."
-    def bad(key, why): raise ConfigError(f'{src}: bad value for `{key}`: {why}', key)
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing: raise ConfigError(f'{src}: `{missing[0]}` has no value', missing[0])
-    if cfg.train.precision not in PRECISIONS:
-        bad('train.precision', f'{cfg.train.precision!r} is not one of {", ".join(PRECISIONS)}')
-    for k in ('data.image_size', 'train.batch_size', 'train.accumulate_grad_batches', 'train.log_every_n_steps',
-              'model.num_classes', 'model.in_chans'):
-        if OmegaConf.select(cfg, k) < 1: bad(k, f'{OmegaConf.select(cfg, k)} must be at least 1')
-    for k in ('train.epochs', 'data.num_train', 'data.num_valid', 'train.max_minutes', 'train.gradient_clip_val',
-              'optim.lr', 'optim.weight_decay'):
-        if OmegaConf.select(cfg, k) < 0: bad(k, f'{OmegaConf.select(cfg, k)} must not be negative')
-    if cfg.train.validation_interval <= 0:
-        bad('train.validation_interval', f'{cfg.train.validation_interval} must be positive')
-    if cfg.data.num_workers < -1: bad('data.num_workers', f'{cfg.data.num_workers} must be -1 (auto) or more')
-    if not 0 <= cfg.model.drop_rate < 1: bad('model.drop_rate', f'{cfg.model.drop_rate} is not in [0, 1)')
-    if not 0 <= cfg.model.drop_path_rate < 1:
-        bad('model.drop_path_rate', f'{cfg.model.drop_path_rate} is not in [0, 1)')
-    if len(cfg.optim.betas) != 2: bad('optim.betas', f'{list(cfg.optim.betas)} needs two values')
-    for k in ('fast.stem', 'fast.down', 'fast.calib_images'):
-        if OmegaConf.select(cfg, k) < 1: bad(k, f'{OmegaConf.select(cfg, k)} must be at least 1')
-    if cfg.fast.hidden < 0: bad('fast.hidden', f'{cfg.fast.hidden} must be 0 (none) or a width')
-    if not cfg.fast.layers or any(len(l) != 2 or min(l) < 1 for l in cfg.fast.layers):
-        bad('fast.layers', f'{cfg.fast.layers} must be (width, stride) pairs of positive integers')
-    if not 0 <= cfg.fast.p_background < 1: bad('fast.p_background', f'{cfg.fast.p_background} is not in [0, 1)')
-    if not 0 <= cfg.fast.warmup < 1: bad('fast.warmup', f'{cfg.fast.warmup} is not in [0, 1)')
-    if cfg.fast.calibration not in CALIBRATIONS:
-        bad('fast.calibration', f'{cfg.fast.calibration!r} is not one of {", ".join(CALIBRATIONS)}')
-    lpi = list(cfg.fast.letters_per_image)
-    if len(lpi) != 2 or not 1 <= lpi[0] <= lpi[1] <= 26:
-        bad('fast.letters_per_image', f'{lpi} must be [min, max] with 1 <= min <= max <= 26')
-    if cfg.fast.train_on not in TRAIN_UNITS:
-        bad('fast.train_on', f'{cfg.fast.train_on!r} is not one of {", ".join(TRAIN_UNITS)}')
+def check_config(cfg, schema=None, src='config', prefix=''):
+    """Check every value of `cfg` against the rules of its dataclass `schema` (`knob`, nested blocks too); the first
+    broken one raises a `ConfigError` naming `src` and the dotted key."""
+    schema = schema or OmegaConf.get_type(cfg)
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        v, key = cfg[f.name], f'{prefix}{f.name}'
+        if dataclasses.is_dataclass(hints[f.name]):
+            if v is not None: check_config(v, hints[f.name], src, key + '.')
+            continue
+        why = rule_violation(OmegaConf.to_container(v) if isinstance(v, (DictConfig, ListConfig)) else v, f.metadata)
+        if why: raise ConfigError(f'{src}: bad value for `{key}`: {why}', key)
+
+def _recipe_name(raw: dict, overrides: list) -> str:
+    "The recipe a config runs: its last `recipe=` override, else its `recipe:` key, else `standard`."
+    name = raw.get('recipe') or 'standard'
+    for o in overrides:
+        k, sep, v = o.partition('=')
+        if sep and k.strip() == 'recipe': name = v.strip()
+    return str(name)
+
+def _set_path(d: dict, key: str, v):
+    *parents, leaf = key.split('.')
+    for p in parents: d = d.setdefault(p, {})
+    d.setdefault(leaf, v)
+
+def _upgrade(raw: dict, overrides: list, r: Recipe, src: str):
+    """Keys that moved out of the recipe's block (its dataclass's `moved`, old key -> new dotted key), in the file
+    and in the overrides, each moved with one warning."""
+    moved, block = getattr(r.config, 'moved', None) or {}, raw.get(r.name)
+    done = []
+    for old, new in moved.items():
+        if isinstance(block, dict) and old in block: _set_path(raw, new, block.pop(old)); done.append((old, new))
+    out = []
+    for o in overrides:
+        k, sep, v = o.partition('=')
+        old = k.strip()[len(r.name) + 1:] if k.strip().startswith(r.name + '.') else None
+        if sep and old in moved: o = f'{moved[old]}={v}'; done.append((old, moved[old]))
+        out.append(o)
+    if done:
+        msg = ', '.join(f'`{r.name}.{a}` is now `{b}`' for a, b in dict(done).items())
+        warnings.warn(f'{src}: {msg}', FutureWarning)
+    return raw, out
+
+def _foreign_blocks(raw: dict, schema: type, recipe: str, src: str):
+    "A block of another recipe than the one that runs is a mistake worth naming."
+    known = {f.name for f in dataclasses.fields(schema)}
+    for k in raw:
+        if k not in known and k in list_recipes():
+            raise ConfigError(f'{src}: `{k}:` is the block of the recipe {k}, but this config runs recipe={recipe}; '
+                              f'remove the block or set recipe={k}', k)
 
 def _read(name_or_path):
     "Return (raw dict, source description, default name)."
@@ -233,17 +312,26 @@ def _read(name_or_path):
     return raw, str(p), p.stem
 
 def load_config(name_or_path='cpu_small', overrides=()) -> DictConfig:
-    "Load a shipped config by name, a YAML file, or a dict; apply dotlist `overrides`; validate against `Config`."
+    """Load a shipped config by name, a YAML file, or a dict; apply dotlist `overrides`; check it against the schema of
+    its recipe (`config_schema`) and every rule of its fields."""
     raw, src, stem = _read(name_or_path)
-    schema = OmegaConf.structured(Config)
-    try: cfg = OmegaConf.merge(schema, _normalise(raw))
-    except oc_errors.OmegaConfBaseException as e: raise _wrap(e, src, schema) from None
+    overrides = _split_overrides(overrides)
+    try: r = find_recipe(_recipe_name(raw, overrides))
+    except ConfigError as e: raise ConfigError(f'{src}: {e}', 'recipe') from None
+    raw, overrides = _upgrade(_normalise(raw), overrides, r, src)
+    schema = config_schema(r.name)
+    _foreign_blocks(raw, schema, r.name, src)
+    base = OmegaConf.structured(schema)
+    try: cfg = OmegaConf.merge(base, raw)
+    except oc_errors.OmegaConfBaseException as e: raise _wrap(e, src, base) from None
     if not cfg.name: cfg.name = stem or 'config'
-    for o in _split_overrides(overrides):
+    for o in overrides:
         o = _fix_override(cfg, o)
         try: cfg.merge_with_dotlist([o])
         except oc_errors.OmegaConfBaseException as e: raise _wrap(e, f'{src} (override {o!r})', cfg) from None
-    _check(cfg, src)
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing: raise ConfigError(f'{src}: `{missing[0]}` has no value', missing[0])
+    check_config(cfg, schema, src)
     return cfg
 
 # %% ../nbs/04_config.ipynb #2365acc8

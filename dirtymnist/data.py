@@ -21,13 +21,14 @@ from fastai.callback.core import Callback, TrainEvalCallback
 from fasttransform import Transform, DisplayedTransform
 
 from .labels import VOCAB, read_labels
+from .core import base_dl
 from .letters import load_letters
 from .synth import SynthDataset
 
 # %% auto #0
 __all__ = ['SHIFT', 'SCALE', 'ROTATE', 'CUTOUT', 'MEAN', 'STD', 'read_sources', 'read_gray', 'FileImages', 'SynthImages',
            'SplitTable', 'train_aug', 'item_seed', 'apply_seeded', 'GrayImage', 'ReadImage', 'GetLabels',
-           'GrayImageBlock', 'augment_batch', 'BatchAugment', 'BatchResize', 'DirtyDL', 'set_epoch', 'DataEpoch',
+           'GrayImageBlock', 'augment_batch', 'BatchAugment', 'BatchResize', 'DirtyDL', 'set_loader_epoch', 'SetEpoch',
            'default_workers', 'source_letters', 'make_table', 'get_dls']
 
 # %% ../nbs/06_data.ipynb #0c0c551c
@@ -223,37 +224,38 @@ class BatchResize(DisplayedTransform):
 
 # %% ../nbs/06_data.ipynb #4b33152d
 class DirtyDL(TfmdDL):
-    """A `TfmdDL` whose shuffle and augmentation depend only on (seed, epoch): `set_epoch` picks the epoch, `skip` drops
-    the first batches."""
-    seed, epoch, skip, table = 0, 0, 0, None
+    "A `TfmdDL` whose shuffle and augmentation depend only on (seed, epoch); `set_epoch` picks the epoch."
+    seed, epoch, table = 0, 0, None
     def shuffle_fn(self, idxs):
         return random.Random(int(np.random.SeedSequence([self.seed, self.epoch, 7]).generate_state(1)[0])).sample(idxs,
                 len(idxs))
+    def set_epoch(self, epoch: int):
+        "Make the next pass epoch `epoch` (shuffle, augmentation, synthesis)."
+        self.epoch = int(epoch)
+        if self.table is not None: self.table.epoch = self.epoch
     def before_iter(self):
         super().before_iter()
         if self.table is None: return  # validation loaders share the transforms but must not reset them
         self.table.epoch = self.epoch
         for t in self.after_batch.fs:
-            if hasattr(t, 'start'): t.start(self.epoch, self.skip)
-    def get_idxs(self):
-        idxs = super().get_idxs()
-        return list(idxs)[self.skip * self.bs:] if self.skip else idxs
+            if hasattr(t, 'start'): t.start(self.epoch, 0)
     def after_iter(self):
         super().after_iter()
-        if self.table is not None: self.epoch, self.skip = self.epoch + 1, 0
+        if self.table is not None: self.epoch += 1
 
-def set_epoch(dls, epoch: int, skip_batches: int = 0):
-    """Make the next pass over `dls.train` epoch `epoch` (shuffle, augmentation, synthesis), starting at batch
-    `skip_batches`."""
-    dl = dls.train if hasattr(dls, 'train') else dls
-    dl.epoch, dl.skip = int(epoch), int(skip_batches)
-    if getattr(dl, 'table', None) is not None: dl.table.epoch = int(epoch)
+def set_loader_epoch(dl, epoch: int):
+    """Make the next pass over the training loader `dl` (or `dls.train`) epoch `epoch`: the `set_epoch` of the loader
+    inside any `DistributedDL` wrapper, else of its dataset; a loader without one is left as it is."""
+    dl = base_dl(dl.train if isinstance(dl, DataLoaders) else dl)   # (a fastai loader has `.train` too: its dataset's)
+    for o in (dl, getattr(dl, 'dataset', None)):
+        if hasattr(o, 'set_epoch'): o.set_epoch(int(epoch)); return True
+    return False
 
-class DataEpoch(Callback):
-    """Tell the training data which epoch runs (so shuffle, augmentation and synthesis follow the learner's epoch, also
-    after a resume)."""
-    order = TrainEvalCallback.order + 5
-    def before_epoch(self): set_epoch(self.dls, self.epoch, getattr(self, 'skip_batches', 0)); self.skip_batches = 0
+class SetEpoch(Callback):
+    """Before every epoch, tell the training loader which epoch runs (`set_loader_epoch`), so shuffle, augmentation and
+    synthesis follow the learner's epoch, also after a resume."""
+    order = TrainEvalCallback.order + 1
+    def before_epoch(self): set_loader_epoch(self.dls.train, self.epoch)
 
 # %% ../nbs/06_data.ipynb #9d4f5a46
 def default_workers(device) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from fastcore.script import Param, call_parse, store_true
 
-from .labels import VOCAB, load_thresholds, read_labels, write_labels
+from .labels import LABELS_FILE, VOCAB, load_thresholds, read_labels, write_labels
 from .experiments import ENSEMBLE
 from .evaluate import (align_labels, binarize, check_same_index, contest_accuracy, holdout_split,
                                  label_array)
@@ -179,7 +179,7 @@ def ensemble_main(
         raise ValueError(
             '--thresholds turns probabilities into 0/1 flags; it has no effect with --return-probs: drop one of them'
         )
-    check_paths([p for p, _ in items] + [thresholds, tune_on], [output])  # before reading: no output over an input
+    check_paths([p for p, _ in items] + [thresholds, tune_on], [(output, LABELS_FILE)])  # no output over an input
     if thresholds is not None:
         load_thresholds(thresholds)  # a bad thresholds file is refused up front
     if tune_on:

@@ -11,16 +11,17 @@ import numpy as np
 import pandas as pd
 from fastcore.script import Param, call_parse, store_true
 
-from .labels import (VOCAB, atomic_write, check_thresholds, few, letters_str, load_thresholds, read_labels,
+from .labels import (THRESHOLDS_FILE, VOCAB, atomic_write, check_thresholds, few, letters_str, load_thresholds,
+                               read_labels,
                                read_placements, save_thresholds, write_thresholds)
-from .cli import check_paths, entry_point
+from .cli import FileKind, check_paths, entry_point
 
 # %% auto #0
-__all__ = ['DEFAULT_GRID', 'FACTORS', 'LABEL_FACTORS', 'evaluate_cli', 'label_array', 'check_same_index', 'align_labels',
-           'binarize', 'is_probs', 'correct_labels', 'contest_accuracy', 'acc', 'exact_match', 'letter_report',
-           'read_pair', 'evaluate', 'format_report', 'tune_thresholds', 'tune_global_threshold', 'holdout_split',
-           'tuned_gain', 'join_record', 'factor_levels', 'breakdown', 'summarize_breakdown', 'format_breakdown',
-           'evaluate_main']
+__all__ = ['DEFAULT_GRID', 'FACTORS', 'LABEL_FACTORS', 'REPORT_FILE', 'MODEL_JSON', 'evaluate_cli', 'label_array',
+           'check_same_index', 'align_labels', 'binarize', 'is_probs', 'correct_labels', 'contest_accuracy', 'acc',
+           'exact_match', 'letter_report', 'read_pair', 'evaluate', 'format_report', 'tune_thresholds',
+           'tune_global_threshold', 'holdout_split', 'tuned_gain', 'join_record', 'factor_levels', 'breakdown',
+           'summarize_breakdown', 'format_breakdown', 'evaluate_main']
 
 # %% ../nbs/09_evaluate.ipynb #f037b3e7
 def label_array(x, what='input') -> np.ndarray:
@@ -237,7 +238,7 @@ def join_record(pred, answer, record, name='record') -> pd.DataFrame:
         lost = ''.join(sorted(set(letters_str(a[k])) - set(rec['letter'][r == k])))
         raise ValueError(f'{name}: image {idx[k]} holds {lost!r} by the answer but the record lacks it ({len(short)} '
                          'images differ): the record does not match the images')
-    return rec.assign(hit=p[r, c].astype(np.int8), n_letters=n[r])
+    return rec.assign(hit=p[r, c].astype(np.int64), n_letters=n[r])   # counts are never kept in 8 bits
 
 # %% ../nbs/09_evaluate.ipynb #7367e1c1
 def factor_levels(joined: pd.DataFrame) -> pd.DataFrame:
@@ -268,7 +269,7 @@ def breakdown(pred, answer, record, factors=FACTORS, name='record') -> pd.DataFr
     out = []
     for f in factors:
         g = j['hit'].groupby(lv[f], observed=False)
-        t = pd.DataFrame({'present': g.size(), 'hits': g.sum()})
+        t = pd.DataFrame({'present': g.size(), 'hits': g.sum()}).astype(np.int64)
         if f == 'letter': t['predicted'] = p.sum(0)
         elif f == 'n_letters':
             pr = pd.Series(p.sum(1)).groupby(n).sum()
@@ -294,6 +295,7 @@ def summarize_breakdown(table: pd.DataFrame, top: int = 3) -> str:
     the rest's recall."""
     at = table.attrs
     P, H, N = at['present'], at['hits'], at['n_labels']
+    table = table.astype({'present': np.int64, 'hits': np.int64, 'misses': np.int64})   # a table made elsewhere too
     cand = []
     for f, t in table.groupby(level='factor', sort=False):
         rest = (H - t['hits']) / (P - t['present']).where(P - t['present'] > 0)
@@ -321,6 +323,27 @@ def format_breakdown(table: pd.DataFrame) -> str:
     body = t.to_string(float_format=lambda v: f'{v:.4f}', na_rep='')
     return body + '\n\n' + summarize_breakdown(table)
 
+# %% ../nbs/09_evaluate.ipynb #5fc8d488
+def _json_object(path, *keys) -> bool:
+    try: obj = json.loads(Path(path).read_text())
+    except (OSError, ValueError): return False
+    return isinstance(obj, dict) and all(k in obj for k in keys)
+
+REPORT_FILE = FileKind('dirtymnist_evaluate report (JSON)', lambda p: _json_object(p, 'pred', 'answer', 'accuracy'))
+MODEL_JSON = FileKind("model's JSON", _json_object)
+
+def _tune_target(tune_out):
+    """(file to write, its kind, the model's weights or None) for `--tune-out`: a saved model's JSON (named by its
+    `.safetensors` or `.json`), else a thresholds JSON."""
+    if tune_out is None: return None, None, None
+    p = Path(tune_out)
+    st, js = p.with_suffix('.safetensors'), p.with_suffix('.json')
+    if p.suffix == '.safetensors' and not js.is_file():
+        raise ValueError(f'{p}: a model saved without its JSON ({js.name}); --tune-out stores thresholds in a model\'s '
+                         'JSON or writes a thresholds JSON: give a .json path')
+    if p.suffix in ('.safetensors', '.json') and st.is_file(): return js, MODEL_JSON, st
+    return p, THRESHOLDS_FILE, None
+
 # %% ../nbs/09_evaluate.ipynb #2822b766
 @call_parse
 def evaluate_main(
@@ -342,12 +365,12 @@ def evaluate_main(
     ) = None,
 ):
     "Score a Dirty-MNIST prediction: contest metric, exact-match rate and a per-letter table."
-    model_out = tune_out and Path(tune_out).suffix in ('.safetensors', '.json')  # thresholds stored into a model's JSON
-    check_paths([pred, answer, thresholds], [json_out, None if model_out else tune_out])
-    if model_out:
-        check_paths([pred, answer, thresholds], [Path(tune_out).with_suffix('.json')])
     if tune_out and not tune:
         raise ValueError('--tune-out needs --tune')
+    dest, kind, model = _tune_target(tune_out)
+    ins = [pred, answer, placements, thresholds, model]
+    if thresholds and Path(thresholds).suffix == '.safetensors': ins.append(Path(thresholds).with_suffix('.json'))
+    check_paths(ins, [(json_out, REPORT_FILE), (dest, kind)])   # before any work: no output over an input
     if thresholds is not None:
         load_thresholds(thresholds)  # a bad thresholds file is refused before any scoring
     rep = evaluate(pred, answer, thresholds, subset)
@@ -365,12 +388,6 @@ def evaluate_main(
         print('thresholds tuned on all images: ' + ' '.join(f'{c}={v:.2f}' for c, v in zip(VOCAB, t)))
         rep['tuned'] = dict(g, thresholds=t.tolist(), held_out_thresholds=g['thresholds'].tolist())
         if tune_out:
-            dest = Path(tune_out)
-            model = (
-                dest.suffix in ('.safetensors', '.json')
-                and dest.with_suffix('.safetensors').is_file()
-                and dest.with_suffix('.json').is_file()
-            )
             print(f'thresholds written to {save_thresholds(dest, t) if model else write_thresholds(dest, t)}')
     if placements:
         p, a = read_pair(pred, answer, subset)

@@ -12,9 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cli import FileKind
+
 # %% auto #0
-__all__ = ['VOCAB', 'RECORD_COLUMNS', 'few', 'check_thresholds', 'atomic_write', 'read_labels', 'write_labels', 'letters_str',
-           'load_thresholds', 'write_thresholds', 'save_thresholds', 'write_placements', 'read_placements']
+__all__ = ['VOCAB', 'RECORD_COLUMNS', 'LABELS_FILE', 'RECORD_FILE', 'THRESHOLDS_FILE', 'few', 'check_thresholds', 'atomic_write',
+           'read_labels', 'write_labels', 'letters_str', 'load_thresholds', 'write_thresholds', 'save_thresholds',
+           'write_placements', 'read_placements']
 
 # %% ../nbs/01_labels.ipynb #713d7bad
 VOCAB = list('abcdefghijklmnopqrstuvwxyz')
@@ -37,6 +40,8 @@ def check_thresholds(t, where='thresholds') -> np.ndarray:
     try: a = np.asarray(t, dtype=np.float64)
     except (TypeError, ValueError): raise ValueError(f'{where}: thresholds must be numbers') from None
     if a.ndim == 0: a = np.full(len(VOCAB), float(a))              # one threshold for every letter
+    if a.ndim > 1: raise ValueError(f'{where}: the thresholds are nested (a list of lists, shape {a.shape}); give one '
+                                    f'flat list of {len(VOCAB)} numbers (one per letter) or one number')
     if a.shape != (len(VOCAB),):
         raise ValueError(f'{where}: expected one threshold or {len(VOCAB)} (one per letter), got {a.size}')
     if not ((a >= 0) & (a <= 1)).all(): raise ValueError(f'{where}: thresholds must lie in [0, 1]')
@@ -55,8 +60,10 @@ def atomic_write(path, mode='w', **kwargs):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp): os.remove(tmp)
+        if isinstance(e, OSError) and e.filename is None and e.strerror:   # e.g. a full disk: say which output
+            raise OSError(e.errno, e.strerror, str(path)) from None
         raise
 
 # %% ../nbs/01_labels.ipynb #a1d90088
@@ -215,3 +222,19 @@ def read_placements(path) -> pd.DataFrame:
                              f'{_WHAT[kind]}{more}')
         out[c] = v
     return pd.DataFrame(out, columns=RECORD_COLUMNS)
+
+# %% ../nbs/01_labels.ipynb #eab9d58b
+def _header(path) -> list[str]:
+    "The fields of the first line of `path` (at most 64 KB of it), stripped; [] when it cannot be read as text."
+    try:
+        with open(path, encoding='utf-8', errors='strict') as f: line = f.readline(65536)
+    except (OSError, UnicodeDecodeError): return []
+    return [c.strip() for c in line.strip().split(',')]
+
+def _thresholds_file(path) -> bool:
+    try: load_thresholds(path); return True
+    except (ValueError, OSError): return False
+
+LABELS_FILE = FileKind('labels or probabilities CSV (index,a..z)', lambda p: _header(p) == ['index', *VOCAB])
+RECORD_FILE = FileKind('per-letter record CSV', lambda p: _header(p) == RECORD_COLUMNS)
+THRESHOLDS_FILE = FileKind('thresholds JSON', _thresholds_file)

@@ -20,34 +20,22 @@ from omegaconf import DictConfig
 from timm.layers import convert_sync_batchnorm
 
 from .labels import VOCAB, few
-from .cli import entry_point
+from .cli import check_folder, entry_point
 from .config import load_config
 from .model import save_model
 from .evaluate import contest_accuracy, tune_global_threshold
 from .data import BatchAugment
-from dirtymnist.callbacks import (
-    AMP,
-    BestModel,
-    GradAccum,
-    GradCheckpointing,
-    IntervalValidation,
-    LiveProgress,
-    StepLogger,
-    TimeBudget,
-    WandbLogger,
-    resolve_precision,
-    valid_probs,
-    _cfg_dict,
-    _distributed,
-    _unwrap,
-)
-from .checkpoint import Checkpointer, ResumeFrom, load_checkpoint, reseed_dls, _base_dl, _ckpt_stem
+from .core import base_dl, is_distributed, unwrap_model
+from .config import config_to_dict
+from .callbacks import (AMP, BestModel, GradAccum, GradCheckpointing, IntervalValidation, LiveProgress, StepLogger,
+                                  StopOnNaN, TimeBudget, WandbLogger, resolve_precision, valid_probs)
+from .checkpoint import Checkpointer, ResumeFrom, checkpoint_stem, load_checkpoint, reseed_dls
 from .recipes import build_parts
-import dirtymnist.recipe_fast  # noqa: F401  (registers the `fast` recipe)
 
 # %% auto #0
-__all__ = ['train_cli', 'build_learner', 'cudnn_flags', 'rank_seed', 'seed_rank', 'tuned_threshold', 'init_distributed', 'train',
-           'train_main', 'sync_batchnorm', 'distrib_kwargs']
+__all__ = ['train_cli', 'build_learner', 'cudnn_flags', 'rank_seed', 'seed_rank', 'check_resume_config', 'check_validation',
+           'tuned_threshold', 'init_distributed', 'resume_path', 'config_changes', 'run_id_of', 'prepare_run',
+           'check_fits', 'fit_run', 'save_result', 'train', 'train_main', 'sync_batchnorm', 'distrib_kwargs']
 
 # %% ../nbs/14_learner.ipynb #013e2fdc
 def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learner:
@@ -57,12 +45,12 @@ def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learne
     p, t = build_parts(cfg, dls=dls, model=model), cfg.train
     precision = resolve_precision(t.precision, getattr(p.dls, 'device', None))
     tcbs = [IntervalValidation(float(t.validation_interval)), BestModel(), StepLogger(int(t.log_every_n_steps)),
-            TimeBudget(float(t.max_minutes)), LiveProgress()]
+            TimeBudget(float(t.max_minutes)), LiveProgress(), StopOnNaN()]
     if t.gradient_clip_val > 0: tcbs.append(GradientClip(float(t.gradient_clip_val)))
     if t.accumulate_grad_batches > 1: tcbs.append(GradAccum(int(t.batch_size) * int(t.accumulate_grad_batches)))
     if t.gradient_checkpointing: tcbs.append(GradCheckpointing())
     if precision != 'fp32': tcbs.append(AMP(amp_mode=precision))
-    if t.wandb: tcbs.append(WandbLogger(config=_cfg_dict(cfg), dir=str(t.output_dir)))
+    if t.wandb: tcbs.append(WandbLogger(config=config_to_dict(cfg), dir=str(t.output_dir)))
     learn = Learner(p.dls, p.model, loss_func=loss_func or p.loss_func, opt_func=p.opt_func, lr=float(cfg.optim.lr),
                     splitter=lambda m: m, metrics=p.metrics, cbs=tcbs + list(p.cbs) + list(cbs or []))
     if not IN_NOTEBOOK:
@@ -91,7 +79,7 @@ def seed_rank(learn, seed: int) -> int:
     s = rank_seed(seed)
     set_seed(s)
     for dl in learn.dls.loaders:
-        for t in getattr(getattr(_base_dl(dl), 'after_batch', None), 'fs', []):
+        for t in getattr(getattr(base_dl(dl), 'after_batch', None), 'fs', []):
             if isinstance(t, BatchAugment): t.seed = s
     return s
 
@@ -103,10 +91,25 @@ def _flat(d, pre=''):
         else: out[f'{pre}{k}'] = v
     return out
 
+def check_resume_config(old: dict, new: dict, ckpt):
+    """Refuse to resume the checkpoint `ckpt` with other `optim.*` settings than it was trained with (flat config
+    dicts): its optimizer state and schedule carry them on, so a changed value would be recorded but not used."""
+    fixed = [k for k in sorted(set(old) | set(new)) if k.startswith('optim.') and old.get(k) != new.get(k)]
+    if fixed: raise ValueError(f'{ckpt}: it was trained with {", ".join(f"{k}={old.get(k)!r}" for k in fixed)}, and '
+                               f'this run says {", ".join(f"{k}={new.get(k)!r}" for k in fixed)}; a resumed run goes '
+                               'on with the optimizer and schedule of its checkpoint: drop the override, or start a '
+                               'new run')
+
+def check_validation(learn):
+    "Refuse a run whose validation set is empty: the best model, its threshold and the accuracy reported come from it."
+    if not len(learn.dls.valid):
+        raise ValueError('the validation set is empty (data.num_valid=0?): training chooses the model it saves, its '
+                         'threshold and the accuracy it reports on validation images; give data.num_valid >= 1')
+
 def tuned_threshold(learn):
     """(threshold, accuracy): the best single threshold for all letters on the validation set with `learn`'s current
     weights; (None, None) in a multi-process run or when the model's outputs are not one logit per letter."""
-    if _distributed(): return None, None   # each process holds only its part of the validation set
+    if is_distributed(): return None, None   # each process holds only its part of the validation set
     out = valid_probs(learn)
     if out is None or out[0].shape[-1] != len(VOCAB): return None, None
     p, y = out
@@ -116,53 +119,49 @@ def tuned_threshold(learn):
 # %% ../nbs/14_learner.ipynb #4a453ef8
 def init_distributed():
     "Join the process group that `torchrun` describes (nccl on CUDA, gloo on the CPU); no-op for a single process."
-    if num_distrib() <= 1 or _distributed(): return
+    if num_distrib() <= 1 or is_distributed(): return
     if torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     torch.distributed.init_process_group(backend='nccl' if torch.cuda.is_available() else 'gloo')
     _broadcast_on_gloo()
 
 # %% ../nbs/14_learner.ipynb #da184468
-def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None):
-    "Train the run config `cfg`; returns `(learn, paths)` with the saved model, metadata, log and checkpoint paths."
-    tensors = ckpt = None
-    if resume_from is None and resume_id and cfg is not None:
-        c = cfg if isinstance(cfg, DictConfig) else load_config(cfg)
-        cand = _ckpt_stem(Path(c.train.output_dir)/f'{c.name}-{resume_id}')
-        if cand.with_name(cand.name + '.json').is_file(): resume_from = cand
-    if resume_from is not None:
-        try: tensors, ckpt = load_checkpoint(resume_from)
-        except (ValueError, OSError): raise
-        except Exception as e: raise ValueError(f'{resume_from}: not a readable resume checkpoint (corrupt or '
-                                                f'truncated: {str(e)[:80]})') from None
-        if cfg is None: cfg = ckpt['config']
-    if not isinstance(cfg, DictConfig): cfg = load_config(cfg if cfg is not None else 'cpu_small')
-    if ckpt is not None and ckpt.get('config'):
-        a, b = _flat(ckpt['config']), _flat(_cfg_dict(cfg))
-        diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-        if diff: warnings.warn(f'resuming {resume_from} with a different config: '
-                               + ', '.join(f'{k}: {a.get(k)!r} -> {b.get(k)!r}' for k in diff))
+def resume_path(cfg, resume_from=None, resume_id=None):
+    """The checkpoint a run continues: `resume_from`; else, given only `resume_id`, that run's checkpoint in
+    `train.output_dir` when there is one; else None."""
+    if resume_from is not None or not resume_id or cfg is None: return resume_from
+    c = cfg if isinstance(cfg, DictConfig) else load_config(cfg)
+    cand = checkpoint_stem(Path(c.train.output_dir)/f'{c.name}-{resume_id}')
+    return cand if cand.with_name(cand.name + '.json').is_file() else None
+
+def config_changes(old: dict, cfg) -> list[str]:
+    "What differs between a checkpoint's config `old` and `cfg`: one `key: old -> new` a key."
+    a, b = _flat(old), _flat(config_to_dict(cfg))
+    return [f'{k}: {a.get(k)!r} -> {b.get(k)!r}' for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+def run_id_of(resume_id=None, ckpt=None) -> str:
+    "The run's id: `resume_id`, the checkpoint's, or 6 new random hex digits."
     run_id = str(resume_id or (ckpt or {}).get('run_id') or secrets.token_hex(3)).lower()
     if not re.fullmatch(r'[0-9a-f]{6}', run_id): raise ValueError(f'run id {run_id!r} must be 6 hex digits')
+    return run_id
+
+def prepare_run(cfg):
+    "What every run sets before it builds anything: the process group, every seed, cuDNN's flags."
     init_distributed()
     set_seed(int(cfg.train.seed))
     cudnn_flags(cfg.train.deterministic)
-    learn = build_learner(cfg, dls=dls, model=model, cbs=cbs)
-    reseed_dls(learn.dls)
-    if ckpt:   # a checkpoint of another network: one line, before fastai prints screens of state-dict keys
-        want = {k: tuple(v.shape) for k, v in _unwrap(learn.model).state_dict().items()}
-        have = {k[6:]: tuple(v.shape) for k, v in tensors.items() if k.startswith('model.')}
-        diff = sorted(set(want) ^ set(have)) or [k for k in want if want[k] != have[k]]
-        if diff:
-            raise ValueError(
-                f'{resume_from}: holds the weights of another network than this config builds '
-                f'({len(diff)} weights differ, e.g. {few(diff, 2)}); resume with the config it was trained with'
-            )
-    seed_rank(learn, int(cfg.train.seed))   # after the build: the same initial weights on every process
-    out = Path(cfg.train.output_dir)
-    stem = out/f'{cfg.name}-{run_id}'
-    learn.run_id, learn.run_name = run_id, stem.name
-    learn.step_logger.fname = stem.with_name(stem.name + '.log.csv')
-    learn.add_cb(Checkpointer(stem))
+
+def check_fits(learn, tensors, where):
+    "A checkpoint of another network than `learn`'s is one line naming `where`, before fastai prints screens of keys."
+    want = {k: tuple(v.shape) for k, v in unwrap_model(learn.model).state_dict().items()}
+    have = {k[6:]: tuple(v.shape) for k, v in tensors.items() if k.startswith('model.')}
+    diff = sorted(set(want) ^ set(have)) or [k for k in want if want[k] != have[k]]
+    if diff: raise ValueError(f'{where}: holds the weights of another network than this config builds ({len(diff)} '
+                              f'weights differ, e.g. {few(diff, 2)}); resume with the config it was trained with')
+
+# %% ../nbs/14_learner.ipynb #1460f599
+def fit_run(learn, cfg, tensors=None, ckpt=None):
+    """Fit `learn` for `train.epochs`, from the checkpoint's epoch and batch when there is one, inside fastai's
+    `distrib_ctx` under `torchrun`; whatever happens, the checkpoint's callback goes and AMP's autocast is left."""
     # not `start_epoch`: fastai's Recorder has a callback attribute of that name
     learn.resume_epoch = int(ckpt['epoch']) if ckpt else 0
     if ckpt: learn.add_cb(ResumeFrom(tensors, ckpt))
@@ -173,23 +172,51 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
         if ckpt: learn.remove_cb(ResumeFrom)
         for cb in learn.cbs:   # a fit that raised mid-batch: leave its autocast (the rest of the process in fp32)
             if isinstance(cb, AMP): cb.release()
-    paths = dict(log=learn.step_logger.fname, checkpoint=_ckpt_stem(stem).with_name(_ckpt_stem(stem).name + '.json'))
+
+def save_result(learn, cfg, stem, run_id) -> dict:
+    """Tune one threshold with the best weights (back in the model), save the model and its metadata (rank 0); the run's
+    output paths."""
+    ck = checkpoint_stem(stem).with_name(checkpoint_stem(stem).name + '.json')
+    paths = dict(log=learn.step_logger.fname, **({'checkpoint': ck} if ck.is_file() else {}))   # none yet: not named
     best = learn.best_model
-    t_tuned, acc_tuned = tuned_threshold(learn)   # the best weights are back in the model
+    t_tuned, acc_tuned = tuned_threshold(learn)
     if rank_distrib() == 0:
         mm = dict(learn.model_meta or {})
         meta = dict(model_name=mm.get('model_name'), model_args=mm.get('model_args') or {},
-                    image_size=int(cfg.data.image_size),
-                    vocab=list(VOCAB), threshold=0.5, threshold_tuned=t_tuned, val_accuracy_tuned=acc_tuned,
-                    normalize=dict(mean=0.5, std=0.5), val_accuracy=best.best_acc,
-                    config=_cfg_dict(cfg), run_id=run_id, best_step=best.best_step,
-                    steps=int(learn.train_iter), stopped_early=bool(getattr(learn, 'stopped_early',
-                                                                            False)), precision=learn.precision)
-        paths['model'] = Path(save_model(_unwrap(learn.model), stem, meta))
+                    image_size=int(cfg.data.image_size), vocab=list(VOCAB), threshold=0.5, threshold_tuned=t_tuned,
+                    val_accuracy_tuned=acc_tuned, normalize=dict(mean=0.5, std=0.5), val_accuracy=best.best_acc,
+                    config=config_to_dict(cfg), run_id=run_id, best_step=best.best_step, steps=int(learn.train_iter),
+                    stopped_early=bool(getattr(learn, 'stopped_early', False)), precision=learn.precision)
+        paths['model'] = Path(save_model(unwrap_model(learn.model), stem, meta))
         paths['meta'] = stem.with_name(stem.name + '.json')
-    if _distributed(): torch.distributed.barrier()
-    learn.paths = paths
-    return learn, paths
+    if is_distributed(): torch.distributed.barrier()
+    return paths
+
+def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None):
+    """Train the run config `cfg` (a name, a path, a loaded config; None: the checkpoint's); returns `(learn, paths)`
+    with the saved model, metadata, log and checkpoint paths."""
+    resume_from = resume_path(cfg, resume_from, resume_id)
+    tensors, ckpt = load_checkpoint(resume_from) if resume_from is not None else (None, None)
+    if cfg is None: cfg = ckpt['config'] if ckpt else 'cpu_small'
+    if not isinstance(cfg, DictConfig): cfg = load_config(cfg)
+    check_folder(cfg.train.output_dir, f'train.output_dir={cfg.train.output_dir}')
+    if ckpt and ckpt.get('config'): check_resume_config(_flat(ckpt['config']), _flat(config_to_dict(cfg)), resume_from)
+    changes = config_changes(ckpt['config'], cfg) if ckpt and ckpt.get('config') else []
+    if changes: warnings.warn(f'resuming {resume_from} with a different config: ' + ', '.join(changes))
+    run_id = run_id_of(resume_id, ckpt)
+    prepare_run(cfg)
+    learn = build_learner(cfg, dls=dls, model=model, cbs=cbs)
+    check_validation(learn)
+    reseed_dls(learn.dls)
+    if ckpt: check_fits(learn, tensors, resume_from)
+    seed_rank(learn, int(cfg.train.seed))   # after the build: the same initial weights on every process
+    stem = Path(cfg.train.output_dir)/f'{cfg.name}-{run_id}'
+    learn.run_id, learn.run_name = run_id, stem.name
+    learn.step_logger.fname = stem.with_name(stem.name + '.log.csv')
+    learn.add_cb(Checkpointer(stem))
+    fit_run(learn, cfg, tensors, ckpt)
+    learn.paths = save_result(learn, cfg, stem, run_id)
+    return learn, learn.paths
 
 # %% ../nbs/14_learner.ipynb #0b1ad520
 @call_parse

@@ -15,12 +15,13 @@ import pandas as pd
 from fastcore.script import Param, call_parse
 from tqdm.auto import tqdm
 
-from .labels import VOCAB, atomic_write, few, _bad
-from .cli import check_paths, entry_point
+from .labels import VOCAB, atomic_write, few, _bad, _header
+from .cli import FileKind, check_paths, entry_point
 
 # %% auto #0
-__all__ = ['BUILTIN_VERSION', 'BUILTIN_SPLITS', 'split_letters_cli', 'Letters', 'read_letter_csv', 'find_realdata', 'cache_dir',
-           'make_builtin_letters', 'builtin_letters', 'load_letters', 'split_letters', 'split_letters_main']
+__all__ = ['BUILTIN_VERSION', 'BUILTIN_SPLITS', 'LETTERS_FILE', 'split_letters_cli', 'Letters', 'read_letter_csv',
+           'find_realdata', 'cache_dir', 'make_builtin_letters', 'builtin_letters', 'load_letters', 'split_letters',
+           'split_letters_main']
 
 # %% ../nbs/02_letters.ipynb #569a6ce4
 def _letter_index(letter) -> int:
@@ -352,9 +353,12 @@ def load_letters(src=None, split: str = 'train') -> Letters:
     return read_letter_csv(src)
 
 # %% ../nbs/02_letters.ipynb #3d372fd3
+LETTERS_FILE = FileKind('letter CSV ([id,][digit,]letter,0..783)',
+                        lambda p: 'letter' in (h := _header(p)) and h[-1:] == ['783'])
+
 def split_letters(src, out1, out2, last: int = 3000) -> tuple[Path, Path]:
     "Split the letter CSV `src` by rows: all but the last `last` rows to `out1`, the last `last` to `out2`."
-    check_paths([src], [out1, out2])   # before reading: no output over the input or over the other output
+    check_paths([src], [(out1, LETTERS_FILE), (out2, LETTERS_FILE)])   # before reading: no output over an input
     df, _, y = _read_letter_frame(src)
     if not 0 < last < len(df):
         raise ValueError(f'{src}: cannot split off the last {last} rows of {len(df)}; need 0 < last < {len(df)}')

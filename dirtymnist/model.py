@@ -4,17 +4,16 @@
 
 # %% ../nbs/08_model.ipynb #07bda4c3
 from __future__ import annotations
-import difflib, importlib.metadata, json, os, pickle, platform, socket, tempfile, types, warnings
+import difflib, importlib.metadata, json, os, pickle, platform, re, socket, tempfile, types, warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 import timm
-from omegaconf import DictConfig, ListConfig, OmegaConf
 from safetensors import safe_open
 from safetensors.torch import save_model as _st_save_model, load_model as _st_load_model
 
 from .labels import VOCAB, atomic_write, check_thresholds
+from .core import jsonable
 import dirtymnist.nets  # noqa: F401  (registers the project's own networks with timm)
 
 # %% auto #0
@@ -139,16 +138,6 @@ def _versions() -> dict:
         except importlib.metadata.PackageNotFoundError: pass
     return out
 
-def _jsonable(o):
-    "Plain JSON values of configs (OmegaConf), paths, numpy and torch values, tuples and nested containers of them."
-    if isinstance(o, (DictConfig, ListConfig)): o = OmegaConf.to_container(o, resolve=True)
-    if isinstance(o, dict): return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [_jsonable(x) for x in o]
-    if isinstance(o, Path): return str(o)
-    if isinstance(o, (torch.Tensor, np.ndarray)): return o.tolist()
-    if isinstance(o, np.generic): return o.item()
-    return o
-
 def default_meta(model: torch.nn.Module | None = None, **kwargs) -> dict:
     "Model metadata with defaults filled in (`model_name` from the timm model when not given)."
     meta = dict(model_name=None, model_args={}, image_size=None, vocab=list(VOCAB), threshold=0.5,
@@ -193,8 +182,11 @@ def write_pair(stem, write_tensors, text: str) -> tuple[Path, Path]:
     try:
         write_tensors(tmp)
         os.replace(tmp, st)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp): os.remove(tmp)
+        code = re.search(r'\(os error (\d+)\)', str(e))   # safetensors reports a full disk as its own error
+        if code and not isinstance(e, OSError):
+            raise OSError(int(code[1]), os.strerror(int(code[1])), str(st)) from None
         raise
     with atomic_write(js) as f: f.write(text)
     return st, js
@@ -206,7 +198,7 @@ def save_model(model: torch.nn.Module, stem, meta: dict | None = None) -> Path:
     meta = default_meta(model, **(meta or {}))
     meta['model_args'] = {k: v for k, v in dict(meta.get('model_args') or {}).items() if k not in _DROP_ARGS}
     _check_meta(meta, stem)
-    text = json.dumps(_jsonable(meta), indent=2)
+    text = json.dumps(jsonable(meta), indent=2)
     m = model.module if hasattr(model, 'module') else model   # DDP / DataParallel
     m = getattr(m, '_orig_mod', m)                            # torch.compile
     return write_pair(stem, lambda tmp: _st_save_model(m, tmp, metadata={_META_KEY: text}), text + '\n')[0]

@@ -6,15 +6,14 @@ import math
 import torch, torch.nn as nn, torch.nn.functional as F
 from timm.models import register_model
 
-from .config import CALIBRATIONS
-
 # %% auto #0
-__all__ = ['SAT', 'BG', 'calibrated', 'WindowNet', 'dm_windownet', 'SmallCNN', 'dm_smallcnn', 'cell_backbone', 'CellNet',
-           'dm_cells']
+__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'calibrated', 'WindowNet', 'dm_windownet', 'SmallCNN', 'dm_smallcnn', 'cell_backbone',
+           'CellNet', 'dm_cells']
 
 # %% ../nbs/07_nets.ipynb #9771435f
 SAT = 0.996   # a pixel of 255 normalised with mean 0.5, sd 0.5 is 1.0; 254 is 0.992
 BG = 26       # the background class: no letter centred in the window
+CALIBRATIONS = ('global', 'letter', 'letter_count')   # `WindowNet(calibration=)`: see `WindowNet.presence`
 
 def calibrated(f, calib):
     """Image logits from presence features `f` `(B, 26)` and a calibration `calib`: `s * (f - t)` with one `(s, t)` (2

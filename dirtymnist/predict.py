@@ -16,7 +16,7 @@ from torch.utils.data import Dataset, DataLoader
 from fastcore.imports import IN_NOTEBOOK
 from fastcore.script import Param, call_parse, store_true
 
-from .labels import VOCAB, check_thresholds, few, write_labels
+from .labels import LABELS_FILE, VOCAB, check_thresholds, few, write_labels
 from .cli import check_number, check_paths, entry_point, progress_mode
 from .model import PRECISION_ALIASES, load_model, default_meta, fast_bf16
 
@@ -217,8 +217,8 @@ def predict_main(
             break
     output = output or Path.cwd() / f'{stem}.csv'
     m = Path(model)
-    check_paths([m, m.with_name(stem + '.safetensors'), m.with_name(stem + '.json')],
-                [output])  # before the prediction, not after
+    check_paths([m, m.with_name(stem + '.safetensors'), m.with_name(stem + '.json'), (imagedir, '*.png')],
+                [(output, LABELS_FILE)])  # before the prediction, not after: no output over an image or the model
     df = predict(model, imagedir, image_size=image_size, batch_size=batch_size, use_tta=use_tta,
                  return_probs=return_probs, device=device, trust_pickle=trust_pickle, num_workers=num_workers)
     out = write_labels(df, output)

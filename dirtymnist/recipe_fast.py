@@ -4,10 +4,12 @@
 
 # %% ../nbs/13_recipe_fast.ipynb #7b79186a
 from __future__ import annotations
-import math, time
+import inspect, math, time
+from dataclasses import dataclass
+from typing import ClassVar, List
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from fastcore.basics import store_attr
-from fastai.callback.core import Callback, TrainEvalCallback
+from fastai.callback.core import Callback
 from fastai.callback.schedule import ParamScheduler
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
@@ -15,17 +17,18 @@ from fastai.torch_core import default_device
 from .letters import load_letters
 from .synth import SynthDataset, make_image
 from .nets import BG, WindowNet
-from .config import ConfigError, TRAIN_UNITS
-from .data import source_letters
+from .config import ConfigError, config_to_dict, knob
+from .data import SetEpoch, source_letters
 from .model import create_model
 from .evaluate import correct_labels
-from .callbacks import IntervalValidation, _autocast_for
+from .core import autocast_for, unwrap_model
+from .callbacks import IntervalValidation
 from .recipes import Parts, register_recipe, timm_opt_func
 
 # %% auto #0
-__all__ = ['IMAGE_WINDOWS', 'WindowGen', 'train_items', 'WindowDL', 'SynthTensors', 'WindowLoss', 'presence_features',
-           'fit_calibration', 'Calibrate', 'fit_letter_calibration', 'FreshImages', 'TimeSchedule', 'window_net_args',
-           'fast', 'read_curves', 'plot_curves']
+__all__ = ['TRAIN_UNITS', 'IMAGE_WINDOWS', 'WindowGen', 'train_items', 'WindowDL', 'SynthTensors', 'WindowLoss',
+           'presence_features', 'fit_calibration', 'Calibrate', 'fit_letter_calibration', 'TimeSchedule', 'FastConfig',
+           'window_net', 'fast', 'read_curves', 'plot_curves']
 
 # %% ../nbs/13_recipe_fast.ipynb #7141ed0d
 def _radius(side):
@@ -108,6 +111,8 @@ class WindowGen:
         return _as_input(np.concatenate(ws)[o]), torch.from_numpy(np.concatenate(cs)[o]).long()
 
 # %% ../nbs/13_recipe_fast.ipynb #7960ff49
+TRAIN_UNITS = ('windows', 'images')   # `fast.train_on`: a training item is one window, or a whole image
+
 IMAGE_WINDOWS = 32   # with `fast.train_on: images`, what an image counts for in `train.batch_size`, `data.num_train`
 
 def train_items(cfg) -> tuple[int, int]:
@@ -197,13 +202,13 @@ class Calibrate(Callback):
         self.ds = SynthTensors(letters, n, seed=seed, size=size)
     def calibrate(self):
         model = self.learn.model
-        model = getattr(model, 'module', model)
+        model = unwrap_model(model)
         if 'images' not in self.__dict__:   # (a Callback forwards unknown attributes to the learner: keep to its own)
             self.images, self.labels = [torch.stack(v) for v in zip(*[self.ds[i] for i in range(len(self.ds))])]
         was = model.training
         model.eval()
         try:
-            f = presence_features(model, self.images.to(model.calib.device), autocast=_autocast_for(self.learn))
+            f = presence_features(model, self.images.to(model.calib.device), autocast=autocast_for(self.learn))
             if model.calib.ndim == 1: c = torch.tensor(fit_calibration(f.cpu(), self.labels))
             else: c = fit_letter_calibration(f.cpu(), self.labels, count=model.calibration == 'letter_count')
             model.calib.copy_(c)
@@ -240,14 +245,6 @@ def fit_letter_calibration(f, y, count: bool = False, steps: int = 100):
         return torch.stack([s, t + (k * c0 + d) / s, k.expand_as(s)]).float()
 
 # %% ../nbs/13_recipe_fast.ipynb #0368ba9a
-class FreshImages(Callback):
-    "Tell the training DataLoader (or its dataset) the epoch number, so every epoch is made of new images or windows."
-    order = TrainEvalCallback.order + 1
-    def before_epoch(self):
-        dl = self.dls.train
-        for o in (dl, getattr(dl, 'dataset', None)):
-            if hasattr(o, 'set_epoch'): o.set_epoch(self.epoch); break
-
 class TimeSchedule(Callback):
     """One-cycle learning rate over wall time: linear warm-up for `warmup` of `max_minutes`, then cosine down to
     `lr*final`; per step when `max_minutes` is 0."""
@@ -273,26 +270,44 @@ class TimeSchedule(Callback):
         self.opt.set_hyper('lr', lr)
 
 # %% ../nbs/13_recipe_fast.ipynb #c3f4737d
-def window_net_args(f) -> dict:
-    """`WindowNet`'s arguments from a config's `fast` block (the recipe's model args; `calibration='global'`, `fold=1`
-    and `hidden=0` are left out, as older models saved them)."""
-    margs = dict(stem=int(f.stem), layers=[[int(o), int(s)] for o, s in f.layers], down=int(f.down),
-                 orbit=bool(f.orbit))
-    if f.calibration != 'global': margs['calibration'] = str(f.calibration)
-    if f.fold != 1: margs['fold'] = int(f.fold)
-    if f.hidden: margs['hidden'] = int(f.hidden)
-    return margs
+def _letter_range(v):
+    ok = len(v) == 2 and 1 <= v[0] <= v[1] <= 26
+    return None if ok else f'{list(v)} must be [min, max] with 1 <= min <= max <= 26'
 
-@register_recipe
+@dataclass
+class FastConfig:
+    """The `fast` recipe's own block (`fast:` in a config): what it trains on, its loss, its schedule, its calibration.
+    The network's shape is `model.args`, `WindowNet`'s own arguments."""
+    p_background: float = knob(0.3, ge=0, lt=1)      # share of the loss on cells (or windows) with no letter centred
+    label_smoothing: float = knob(0.0, ge=0, lt=1)
+    warmup: float = knob(0.1, ge=0, lt=1)            # share of the time budget (or of the steps) spent warming up
+    final_lr: float = knob(0.02, ge=0, le=1)         # the last learning rate, as a share of optim.lr
+    calib_images: int = knob(256, ge=1)              # images of the training letters that fit the presence calibration
+    channels_last: bool = True
+    train_on: str = knob('windows', choices=TRAIN_UNITS)      # one window (one cell), or a whole image (all its cells)
+    letters_per_image: List[int] = knob([10, 14], check=_letter_range)   # of the training images (the contest's)
+    # the block held WindowNet's shape before it moved under `model:`; old files and overrides still load
+    moved: ClassVar[dict] = {k: f'model.args.{k}' for k in ('stem', 'layers', 'down', 'orbit', 'fold', 'hidden',
+                                                             'calibration')}
+
+def window_net(cfg) -> WindowNet:
+    "The recipe's `WindowNet` from `model.args`; an argument it does not take, or a bad value, names its key."
+    args = config_to_dict(cfg.model.args)
+    known = [p for p in inspect.signature(WindowNet).parameters if p != 'kwargs']
+    for k in args:
+        if k not in known: raise ConfigError(f'unknown config key `model.args.{k}`: WindowNet takes {", ".join(known)}',
+                                             f'model.args.{k}')
+    try: model = create_model(cfg.model.model_name, pretrained=False, **args)
+    except ValueError as e: raise ConfigError(f'bad value in `model.args`: {e}', 'model.args') from None
+    return model.to(memory_format=torch.channels_last) if cfg.fast.channels_last else model
+
+@register_recipe(config=FastConfig)
 def fast(cfg, dls=None, model=None) -> Parts:
     """The `fast` recipe: windows made on the fly for training, fixed images of the validation letters, `WindowNet` from
-    the `fast` block, the window loss, the contest accuracy, a one-cycle schedule over wall time and the presence
+    `model.args`, the window loss, the contest accuracy, a one-cycle schedule over wall time and the presence
     calibration."""
     f, d, t = cfg.fast, cfg.data, cfg.train
-    margs = window_net_args(f)
-    if model is None:
-        model = create_model(cfg.model.model_name, pretrained=False, **margs)
-        if f.channels_last: model = model.to(memory_format=torch.channels_last)
+    if model is None: model = window_net(cfg)
     if not isinstance(model, WindowNet):
         raise ConfigError(f'recipe=fast trains a WindowNet (model.model_name=dm_windownet), not {type(model).__name__}',
                           'model.model_name')
@@ -305,19 +320,18 @@ def fast(cfg, dls=None, model=None) -> Parts:
         lo, hi = (int(k) for k in f.letters_per_image)
         gen = WindowGen(train_letters, model.window, float(f.p_background), image_size=size, min_letters=lo,
                         max_letters=hi)
-        train_dl = WindowDL(n=n, bs=bs, seed=seed, gen=gen, unit=str(f.train_on),
-                            stride=model.stride)
+        train_dl = WindowDL(n=n, bs=bs, seed=seed, gen=gen, unit=str(f.train_on), stride=model.stride)
         valid_dl = DataLoader(SynthTensors(source_letters(d.valid_letters), int(d.num_valid), seed=seed + 1_000_003,
                                            size=size), bs=32, shuffle=False)
         # fastai's choice (CUDA when there is one); windows are made on the CPU
         dls = DataLoaders(train_dl, valid_dl, device=default_device())
     total = int(t.epochs) * len(dls.train)
-    cbs = [FreshImages(), TimeSchedule(float(cfg.optim.lr), float(t.max_minutes), float(f.warmup), float(f.final_lr),
-                                       total),
+    cbs = [SetEpoch(),
+           TimeSchedule(float(cfg.optim.lr), float(t.max_minutes), float(f.warmup), float(f.final_lr), total),
            Calibrate(train_letters, int(f.calib_images), seed=seed + 2_000_003, size=size)]
     return Parts(dls=dls, model=model, loss_func=WindowLoss(float(f.label_smoothing), float(f.p_background)),
                  opt_func=timm_opt_func(cfg.optim), cbs=cbs,
-                 model_meta=dict(model_name=cfg.model.model_name, model_args=margs))
+                 model_meta=dict(model_name=cfg.model.model_name, model_args=config_to_dict(cfg.model.args)))
 
 # %% ../nbs/13_recipe_fast.ipynb #6f0f1aad
 def read_curves(path) -> dict:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_recipes.ipynb #824d6a63
 from __future__ import annotations
-import difflib, importlib, importlib.util, warnings
+import warnings
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -14,16 +14,14 @@ from fastai.losses import BCEWithLogitsLossFlat
 from fastai.optimizer import OptimWrapper
 from omegaconf import DictConfig, OmegaConf
 
-from .config import ConfigError
-from .data import DataEpoch, get_dls, set_epoch
+from .config import ConfigError, config_to_dict, find_recipe, get_recipe, list_recipes, register_recipe  # noqa: F401
+from .data import SetEpoch, get_dls
 from .model import create_model
 from .evaluate import acc
-from .callbacks import CosinePerEpoch, _cfg_dict
-from .checkpoint import _base_dl
+from .callbacks import CosinePerEpoch
 
 # %% auto #0
-__all__ = ['Parts', 'register_recipe', 'list_recipes', 'get_recipe', 'build_parts', 'resolve_opt_name', 'timm_opt_func',
-           'standard', 'untrained_model']
+__all__ = ['Parts', 'build_parts', 'resolve_opt_name', 'timm_opt_func', 'model_kwargs', 'standard', 'untrained_model']
 
 # %% ../nbs/12_recipes.ipynb #c4df849a
 @dataclass
@@ -38,33 +36,6 @@ class Parts:
     model_meta: dict = field(default_factory=dict)  # model_name and model_args for save_model/load_model
 
 # %% ../nbs/12_recipes.ipynb #dbfb95ff
-_RECIPES = {}
-
-def register_recipe(fn=None, *, name: str | None = None):
-    """Register `fn(cfg, dls=None, model=None) -> Parts` as the recipe `name` (default: the function's name); usable as
-    `@register_recipe` or `@register_recipe(name=...)`."""
-    def _reg(f):
-        key = name or f.__name__
-        if key in _RECIPES and _RECIPES[key] is not f:
-            warnings.warn(f'recipe {key!r} registered again; the new one ' 'replaces the old')
-        _RECIPES[key] = f
-        return f
-    return _reg(fn) if fn is not None else _reg
-
-def list_recipes() -> list[str]:
-    "Names of the registered recipes."
-    return sorted(_RECIPES)
-
-def get_recipe(name: str):
-    """The recipe function registered as `name` (the package's recipe module `dirtymnist.recipe_<name>` is imported on
-    first use, as timm's models register on import); an unknown name is a `ConfigError` on the key `recipe`."""
-    if name not in _RECIPES and importlib.util.find_spec(f'dirtymnist.recipe_{name}') is not None:
-        importlib.import_module(f'dirtymnist.recipe_{name}')
-    if name in _RECIPES: return _RECIPES[name]
-    close = difflib.get_close_matches(str(name), list(_RECIPES), n=3)
-    hint = f'did you mean {", ".join(close)}?' if close else f'known recipes: {", ".join(list_recipes())}'
-    raise ConfigError(f'recipe={name!r} is not a registered recipe; {hint}', 'recipe')
-
 def build_parts(cfg, dls=None, model=None) -> Parts:
     "The parts of `cfg.recipe` for the config `cfg`; `dls` and `model`, when given, replace the recipe's own."
     parts = get_recipe(cfg.recipe)(cfg, dls=dls, model=model)
@@ -84,7 +55,6 @@ def resolve_opt_name(name: str) -> str:
     name = str(name).lower()
     if name.startswith('fused') and not (_has_apex() and torch.cuda.is_available()):
         plain = name[len('fused'):]
-        plain = {'novograd': 'novograd'}.get(plain, plain)
         warnings.warn(f'optim.opt={name} needs apex and CUDA; using the plain `{plain}` optimizer instead')
         return plain
     return name
@@ -101,30 +71,24 @@ def timm_opt_func(optim: dict):
     return _opt_func
 
 # %% ../nbs/12_recipes.ipynb #e5a1dedf
-class _DataEpoch(DataEpoch):
-    "`DataEpoch` that reaches through fastai's `DistributedDL` wrapper to the epoch-aware loader."
-    def before_epoch(self):
-        set_epoch(SimpleNamespace(train=_base_dl(self.dls.train)), self.epoch, getattr(self, 'skip_batches', 0))
-        self.skip_batches = 0
-
-def _model_kwargs(cfg) -> dict:
-    kw = _cfg_dict(cfg.model)
-    return {k: v for k, v in kw.items() if v is not None or k != 'pretrained_file'}
+def model_kwargs(cfg) -> dict:
+    "The arguments of `create_model` from a config's `model` block: its keys, with the network's own `args` among them."
+    kw = config_to_dict(cfg.model)
+    kw.update(kw.pop('args', None) or {})
+    if kw.get('pretrained_file') is None: kw.pop('pretrained_file', None)
+    return kw
 
 @register_recipe
 def standard(cfg, dls=None, model=None) -> Parts:
     """The winning solution's recipe: `get_dls` data, a timm network from `cfg.model`, BCE, the contest accuracy, the
     timm optimizer, a cosine per epoch."""
     dls = dls if dls is not None else get_dls(cfg)
-    kw = _model_kwargs(cfg)
+    kw = model_kwargs(cfg)
     model = model if model is not None else create_model(**kw)
     meta = dict(model_name=cfg.model.model_name,
                 model_args={k: v for k, v in kw.items() if k not in ('model_name', 'pretrained', 'pretrained_file')})
-    cbs = [CosinePerEpoch(lr=float(cfg.optim.lr))]
-    if getattr(getattr(dls, 'train', None), 'table', None) is not None:
-        cbs.append(_DataEpoch())   # dirtymnist.data's loaders
-    return Parts(dls=dls, model=model, loss_func=BCEWithLogitsLossFlat(), opt_func=timm_opt_func(cfg.optim), cbs=cbs,
-                 model_meta=meta)
+    return Parts(dls=dls, model=model, loss_func=BCEWithLogitsLossFlat(), opt_func=timm_opt_func(cfg.optim),
+                 cbs=[CosinePerEpoch(lr=float(cfg.optim.lr)), SetEpoch()], model_meta=meta)
 
 # %% ../nbs/12_recipes.ipynb #9dedae84
 def untrained_model(cfg) -> nn.Module:

@@ -12,15 +12,17 @@ import numpy as np
 import pandas as pd
 from fastcore.imports import IN_NOTEBOOK
 from fastcore.script import Param, call_parse, store_true
+from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
 from .cli import check_folder, check_number, check_paths, entry_point, progress_mode
-from .labels import RECORD_COLUMNS, VOCAB, atomic_write, few, read_labels, write_labels, write_placements
+from .labels import (LABELS_FILE, RECORD_COLUMNS, RECORD_FILE, VOCAB, atomic_write, few, read_labels,
+                               write_labels, write_placements)
 from .letters import Letters, load_letters
 
 # %% auto #0
-__all__ = ['BRIGHT', 'SYNTH_VERSION', 'MANIFEST', 'synthesize_cli', 'image_labels', 'make_image', 'synth_batch',
-           'placements_frame', 'SynthDataset', 'png_name', 'synthesize', 'synthesize_main']
+__all__ = ['BRIGHT', 'SYNTH_VERSION', 'MANIFEST', 'LOCK', 'synthesize_cli', 'image_labels', 'make_image', 'synth_batch',
+           'placements_frame', 'SynthDataset', 'png_name', 'folder_lock', 'synthesize', 'synthesize_main']
 
 # %% ../nbs/03_synth.ipynb #85b47d45
 _DOUBLE = np.minimum(np.arange(256) * 2, 255).astype(np.uint8)
@@ -210,10 +212,26 @@ def _work(span):
         if there: continue
         ok, buf = cv2.imencode('.png', img, _PNG)
         tmp = out/f'.{f.name}.{os.getpid()}.tmp'
-        tmp.write_bytes(buf.tobytes())
+        try: tmp.write_bytes(buf.tobytes())
+        except OSError as e:   # a full disk: the error names the image, and no part of it is left
+            tmp.unlink(missing_ok=True)
+            raise OSError(e.errno, e.strerror, str(f)) from None
         os.replace(tmp, f)
         made += 1; nbytes += len(buf)
     return start, labels, made, nbytes, np.array(rows, np.float64).reshape(-1, len(RECORD_COLUMNS)), damaged
+
+# %% ../nbs/03_synth.ipynb #c473ba7b
+LOCK = '.dirtymnist-synth.lock'
+
+def folder_lock(out) -> FileLock:
+    """Hold the lock of the synthesis folder `out` (`filelock`, a file `LOCK` in it) for a `with` block; another
+    writer holding it now is refused with one line."""
+    lock = FileLock(Path(out)/LOCK, timeout=0)
+    try: lock.acquire()
+    except Timeout:
+        raise ValueError(f'{out}: another dirtymnist_synthesize is writing into this folder now; wait for it to end, '
+                         'or use another folder') from None
+    return lock
 
 # %% ../nbs/03_synth.ipynb #2b30991a
 def _check_target(out: Path, csv: Path, manifest: dict, overwrite: bool):
@@ -267,60 +285,65 @@ def synthesize(letters=None, output_dir='dirty_mnist', output_csv=None, num_imag
     out = Path(output_dir)
     csv = Path(output_csv) if output_csv is not None else out/'labels.csv'
     check_folder(out)    # before anything is read or made: a file where the folder should be, a read-only place
-    check_paths([letters] if isinstance(letters, (str, Path)) and Path(letters).is_file() else [], [csv, placements])
+    check_paths([letters] if isinstance(letters, (str, Path)) and Path(letters).is_file() else [],
+                [(csv, LABELS_FILE), (placements, RECORD_FILE)], owned=[(out, '[0-9]*.png'), out/MANIFEST])
     kw = dict(size=int(size), min_letters=int(min_letters), max_letters=int(max_letters), noise=int(noise),
               dilate=bool(dilate))
     manifest = dict(version=SYNTH_VERSION, seed=int(seed), letters=L.fingerprint(), **kw)
-    _check_target(out, csv, manifest, overwrite)
-    old = _old_labels(csv, seed, kw, overwrite)
+    if not overwrite:   # refused before anything is made
+        _check_target(out, csv, manifest, overwrite); _old_labels(csv, seed, kw, overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    for t in out.glob('.[0-9]*.png.*.tmp'): t.unlink()   # leftovers of an interrupted run
-    with atomic_write(out/MANIFEST) as f: json.dump(manifest, f, indent=1)
-    stop = index_offset + num_images
-    spans = [(s, min(s + chunk, stop)) for s in range(index_offset, stop, chunk)]
-    if not workers: workers = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
-    workers = min(int(workers), len(spans))
-    labels = np.zeros((num_images, 26), np.uint8)
-    recs = {}
-    made = nbytes = damaged = 0
-    t0 = time.time()
-    live = progress and (IN_NOTEBOOK
-                         or progress_mode() == 'bar')   # a live bar; into a file or log only the summary line below
-    bar = tqdm(total=num_images, unit='img', desc='synthesize', disable=not live)
-    def take(r):
-        nonlocal made, nbytes, damaged
-        s, lab, m, b, rec, dmg = r
-        labels[s - index_offset:s - index_offset + len(lab)] = lab
-        made += m; nbytes += b; damaged += dmg
-        if placements is not None: recs[s] = rec
-        bar.update(len(lab))
-    try:
-        if workers <= 1:
-            _init_worker(L, seed, kw, out, placements is not None)
-            for sp in spans: take(_work(sp))
-        else:
-            import multiprocessing as mp
-            ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
-            with ctx.Pool(workers, _init_worker, (L, seed, kw, out, placements is not None)) as pool:
-                for r in pool.imap_unordered(_work, spans): take(r)
-    finally: bar.close()
-    df = pd.DataFrame(labels, columns=VOCAB, index=pd.Index(np.arange(index_offset, stop), name='index'))
-    if old is not None: df = pd.concat([old.drop(df.index, errors='ignore').astype(np.uint8), df])   # merge by index
-    if output_csv is None:   # the folder's own labels.csv covers every image in the folder (e.g. earlier shards)
-        there = np.array(sorted(int(p.stem) for p in out.glob('[0-9]*.png') if p.stem.isdigit()), np.int64)
-        more = np.setdiff1d(there, df.index.to_numpy())
-        if len(more): df = pd.concat([df, pd.DataFrame(np.stack([image_labels(seed, i, min_letters,
-                                                                              max_letters) for i in more]),
-                                                        columns=VOCAB, index=pd.Index(more, name='index'))])
-    write_labels(df, csv)
-    if placements is not None:
-        write_placements(_record_frame(np.concatenate([recs[s] for s in sorted(recs)])), placements)
-    dt = time.time() - t0
-    if progress:
-        print(f'synthesized {made} images ({num_images - made} already there' + (f'; {damaged} damaged ones remade'
-                if damaged else '') + f') in {dt:.1f}s: {made / max(dt, 1e-9):.0f} img/s, '
-              f'{nbytes / 1e6:.1f} MB written to {out}/; labels: {csv}' + (f'; placements: {placements}'
-                                                                           if placements is not None else ''))
+    with folder_lock(out):   # one writer at a time; what the folder holds is checked again under the lock
+        _check_target(out, csv, manifest, overwrite)
+        old = _old_labels(csv, seed, kw, overwrite)
+        for t in out.glob('.[0-9]*.png.*.tmp'): t.unlink()   # leftovers of an interrupted run
+        with atomic_write(out/MANIFEST) as f: json.dump(manifest, f, indent=1)
+        stop = index_offset + num_images
+        spans = [(s, min(s + chunk, stop)) for s in range(index_offset, stop, chunk)]
+        if not workers:
+            workers = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+        workers = min(int(workers), len(spans))
+        labels = np.zeros((num_images, 26), np.uint8)
+        recs = {}
+        made = nbytes = damaged = 0
+        t0 = time.time()
+        # a live bar; into a file or log only the summary line below
+        live = progress and (IN_NOTEBOOK or progress_mode() == 'bar')
+        bar = tqdm(total=num_images, unit='img', desc='synthesize', disable=not live)
+        def take(r):
+            nonlocal made, nbytes, damaged
+            s, lab, m, b, rec, dmg = r
+            labels[s - index_offset:s - index_offset + len(lab)] = lab
+            made += m; nbytes += b; damaged += dmg
+            if placements is not None: recs[s] = rec
+            bar.update(len(lab))
+        try:
+            if workers <= 1:
+                _init_worker(L, seed, kw, out, placements is not None)
+                for sp in spans: take(_work(sp))
+            else:
+                import multiprocessing as mp
+                ctx = mp.get_context('fork' if 'fork' in mp.get_all_start_methods() else 'spawn')
+                with ctx.Pool(workers, _init_worker, (L, seed, kw, out, placements is not None)) as pool:
+                    for r in pool.imap_unordered(_work, spans): take(r)
+        finally: bar.close()
+        df = pd.DataFrame(labels, columns=VOCAB, index=pd.Index(np.arange(index_offset, stop), name='index'))
+        if old is not None: df = pd.concat([old.drop(df.index, errors='ignore').astype(np.uint8), df])   # by index
+        if output_csv is None:   # the folder's own labels.csv covers every image in the folder (e.g. earlier shards)
+            there = np.array(sorted(int(p.stem) for p in out.glob('[0-9]*.png') if p.stem.isdigit()), np.int64)
+            more = np.setdiff1d(there, df.index.to_numpy())
+            if len(more): df = pd.concat([df, pd.DataFrame(np.stack([image_labels(seed, i, min_letters,
+                                                                                  max_letters) for i in more]),
+                                                            columns=VOCAB, index=pd.Index(more, name='index'))])
+        write_labels(df, csv)
+        if placements is not None:
+            write_placements(_record_frame(np.concatenate([recs[s] for s in sorted(recs)])), placements)
+        dt = time.time() - t0
+        if progress:
+            print(f'synthesized {made} images ({num_images - made} already there' + (f'; {damaged} damaged ones remade'
+                    if damaged else '') + f') in {dt:.1f}s: {made / max(dt, 1e-9):.0f} img/s, '
+                  f'{nbytes / 1e6:.1f} MB written to {out}/; labels: {csv}' + (f'; placements: {placements}'
+                                                                               if placements is not None else ''))
     return csv
 
 # %% ../nbs/03_synth.ipynb #33668fed
