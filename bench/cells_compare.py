@@ -50,7 +50,7 @@ def main():
     from dirtymnist.letters import find_realdata, split_letters
     from dirtymnist.learner import train
     from dirtymnist.evaluate import contest_accuracy
-    from dirtymnist.callbacks import _unwrap
+    from dirtymnist.core import unwrap_model as _unwrap
     real = find_realdata()
     src = real/'mnist_data'/'test-split-1.csv' if real else None
     tmp = Path('/tmp/dm_cells_compare'); tmp.mkdir(exist_ok=True)
