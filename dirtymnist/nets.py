@@ -191,6 +191,9 @@ def cell_backbone(name: str, stride: int = 16, create=None, **kwargs):
             raise ValueError(f'{name} has features at strides {red}, not {stride}; choose one of those')
         idx = red.index(stride)
         m = create(name, features_only=True, out_indices=(idx,), **kwargs)
+        mod, blocks = fi.module_name()[idx].split('.'), getattr(m, 'blocks', None)
+        if mod[0] == 'blocks' and isinstance(blocks, nn.Sequential) and len(blocks) > int(mod[1]) + 1:
+            m.blocks = blocks[:int(mod[1]) + 1]   # EfficientNet's features keep every block: drop those after `stride`
         return m, int(fi.channels()[idx]), False
     m = create(name, **kwargs)
     red = [f['reduction'] for f in getattr(m, 'feature_info', [])]
