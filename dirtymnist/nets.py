@@ -9,7 +9,8 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from timm.models import register_model
 
 # %% auto #0
-__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'calibrated', 'WindowNet', 'dm_windownet']
+__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'calibrated', 'WindowNet', 'dm_windownet', 'SmallCNN', 'dm_smallcnn', 'cell_backbone',
+           'CellNet', 'dm_cells']
 
 # %% ../nbs/07_nets.ipynb #9771435f
 SAT = 0.996   # a pixel of 255 normalised with mean 0.5, sd 0.5 is 1.0; 254 is 0.992
@@ -132,3 +133,119 @@ def dm_windownet(pretrained=False, **kwargs):
     "The `cpu_fast` recipe's network (no pretrained weights exist)."
     if pretrained: raise ValueError('dm_windownet has no pretrained weights; use pretrained=False')
     return WindowNet(**kwargs)
+
+# %% ../nbs/07_nets.ipynb #9b9e874a
+class SmallCNN(nn.Module):
+    """Four blocks of two padded 3x3 convolutions (batch norm, ReLU), the first convolution of stride 2 and a 2x2 max
+    pool before each later block (features at stride 16), a global pool (`max` by default) and a linear classifier."""
+    def __init__(self, num_classes=26, in_chans=1, widths=(16, 48, 96, 192), global_pool='max', drop_rate=0.0,
+                 drop_path_rate=0.0, **kwargs):
+        super().__init__()
+        if global_pool not in ('max', 'avg'): raise ValueError(f'SmallCNN global_pool={global_pool!r}: max or avg')
+        conv = lambda i, o, s=1: [nn.Conv2d(i, o, 3, s, 1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True)]
+        blocks, c = [], int(in_chans)
+        for k, w in enumerate(widths):
+            pre = [nn.MaxPool2d(2)] if k else []
+            blocks.append(nn.Sequential(*pre, *conv(c, int(w), 1 if k else 2), *conv(int(w), int(w))))
+            c = int(w)
+        self.blocks, self.num_features = nn.Sequential(*blocks), c
+        self.num_classes, self.global_pool = num_classes, global_pool
+        self.feature_info = [dict(num_chs=int(w), reduction=2 ** (k + 1), module=f'blocks.{k}')
+                             for k, w in enumerate(widths)]
+        self.drop, self.grad_checkpointing = nn.Dropout(float(drop_rate)), False
+        self.fc = nn.Linear(c, num_classes) if num_classes else nn.Identity()
+    def set_grad_checkpointing(self, enable=True): self.grad_checkpointing = bool(enable)
+    def get_classifier(self): return self.fc
+    def reset_classifier(self, num_classes, global_pool=None):
+        self.num_classes, self.global_pool = num_classes, global_pool or self.global_pool
+        self.fc = nn.Linear(self.num_features, num_classes) if num_classes else nn.Identity()
+    def forward_features(self, x):
+        "Features `(B, num_features, H/16, W/16)`."
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            from torch.utils.checkpoint import checkpoint_sequential
+            return checkpoint_sequential(self.blocks, len(self.blocks), x, use_reentrant=False)
+        return self.blocks(x)
+    def forward_head(self, x, pre_logits: bool = False):
+        x = x.amax((2, 3)) if self.global_pool == 'max' else x.mean((2, 3))
+        return x if pre_logits else self.fc(self.drop(x))
+    def forward(self, x): return self.forward_head(self.forward_features(x))
+
+# %% ../nbs/07_nets.ipynb #0bdb72d4
+@register_model
+def dm_smallcnn(pretrained=False, **kwargs):
+    "`SmallCNN`: the plain CNN that learns letters from scratch (issue 28's control; no pretrained weights exist)."
+    if pretrained: raise ValueError('dm_smallcnn has no pretrained weights; use pretrained=False')
+    for k in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir'): kwargs.pop(k, None)
+    return SmallCNN(**kwargs)
+
+# %% ../nbs/07_nets.ipynb #0a6af4f1
+def cell_backbone(name: str, stride: int = 16, create=None, **kwargs):
+    """`(module, channels, whole)`: the timm model `name` cut at its features of reduction `stride`
+    (`features_only=True`, one `out_indices`), or, for a model without `features_only`, the whole model without its
+    classifier (`whole=True`: read with `forward_features`). `create` builds it (default `timm.create_model`)."""
+    import timm
+    create = create or timm.create_model
+    probe = timm.create_model(name, pretrained=False, features_only=True, **kwargs)
+    fi = getattr(probe, 'feature_info', None)
+    if callable(getattr(fi, 'reduction', None)):
+        red = list(fi.reduction())
+        if stride not in red:
+            raise ValueError(f'{name} has features at strides {red}, not {stride}; choose one of those')
+        idx = red.index(stride)
+        m = create(name, features_only=True, out_indices=(idx,), **kwargs)
+        mod, blocks = fi.module_name()[idx].split('.'), getattr(m, 'blocks', None)
+        if mod[0] == 'blocks' and isinstance(blocks, nn.Sequential) and len(blocks) > int(mod[1]) + 1:
+            m.blocks = blocks[:int(mod[1]) + 1]   # EfficientNet's features keep every block: drop those after `stride`
+        return m, int(fi.channels()[idx]), False
+    m = create(name, **kwargs)
+    red = [f['reduction'] for f in getattr(m, 'feature_info', [])]
+    if not red or red[-1] != stride:
+        raise ValueError(f'{name} has no features_only and its forward_features are at stride {red[-1:] or "?"}, '
+                         f'not {stride}')
+    m.reset_classifier(0)
+    return m, int(m.num_features), True
+
+# %% ../nbs/07_nets.ipynb #02bf4139
+class CellNet(nn.Module):
+    """A timm backbone read at `stride` with a 1x1 head over 26 letters + background at every cell; training returns
+    `(image logits (B, 26), cell logits (B, 27, h, w))`, eval the calibrated image logits `(B, 26)`."""
+    def __init__(self, backbone='resnet18', stride=16, image_head='cells', in_chans=1, num_classes=26,
+                 backbone_module=None, **kwargs):
+        super().__init__()
+        if num_classes != BG: raise ValueError(f'CellNet predicts the 26 letters; num_classes={num_classes}')
+        if image_head not in ('cells', 'pool'): raise ValueError(f'CellNet image_head={image_head!r}: cells or pool')
+        for k in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir', 'global_pool'): kwargs.pop(k, None)
+        self.stride, self.image_head = int(stride), image_head
+        self.backbone, c, self.whole = (backbone_module if backbone_module is not None
+                                        else cell_backbone(backbone, self.stride, in_chans=in_chans, **kwargs))
+        self.head = nn.Conv2d(c, BG + 1, 1)
+        self.fc = nn.Linear(c, BG) if image_head == 'pool' else None
+        self.register_buffer('calib', torch.tensor([1.0, 0.0]))   # identity until the recipe fits it
+    def set_grad_checkpointing(self, enable=True):
+        if hasattr(self.backbone, 'set_grad_checkpointing'): self.backbone.set_grad_checkpointing(enable)
+    def features(self, x):
+        "The backbone's features at `stride`, `(B, C, H/stride, W/stride)`."
+        if self.whole: return self.backbone.forward_features(x)
+        return self.backbone(x)[-1]
+    def cells(self, x): return self.head(self.features(x))
+    def image_logits(self, cells, feats=None):
+        "Uncalibrated image logits `(B, 26)`: the logit of each letter's highest cell probability, or the pooled head."
+        if self.image_head == 'pool': return self.fc(feats.amax((2, 3)))
+        p = cells.float().softmax(1)[:, :BG].amax((2, 3)).clamp(1e-6, 1 - 1e-6)
+        return torch.log(p) - torch.log1p(-p)
+    def forward(self, x):
+        f = self.features(x)
+        c = self.head(f)
+        z = self.image_logits(c, f)
+        return (z, c) if self.training else calibrated(z.float(), self.calib)
+    def state_dict(self, *args, **kwargs):
+        "Contiguous tensors (safetensors needs them), whatever the memory format used for speed."
+        sd = super().state_dict(*args, **kwargs)
+        for k, v in sd.items(): sd[k] = v.contiguous()
+        return sd
+
+@register_model
+def dm_cells(pretrained=False, **kwargs):
+    "`CellNet` over the timm model `backbone` (pretrained backbone weights: through the `cells` recipe)."
+    if pretrained: raise ValueError('dm_cells: load pretrained backbone weights through the `cells` recipe')
+    return CellNet(**kwargs)
