@@ -22,8 +22,8 @@ from .evaluate import binarize, breakdown, contest_accuracy, is_probs, join_reco
 from fastai.callback.hook import Hook
 
 # %% auto #0
-__all__ = ['analyse', 'plot_breakdown', 'save_figure', 'record_boxes', 'class_activation_map', 'where_map', 'plot_letters',
-           'wrong_counts', 'show_worst', 'loss_names', 'plot_training']
+__all__ = ['analyse', 'plot_breakdown', 'save_figure', 'read_curves', 'plot_curves', 'record_boxes', 'class_activation_map',
+           'where_map', 'plot_letters', 'wrong_counts', 'show_worst', 'loss_names', 'plot_training']
 
 # %% ../nbs/17_analysis.ipynb #0638f0e4
 def analyse(pred, answer, record, threshold=0.5) -> dict:
@@ -81,6 +81,36 @@ def save_figure(fig, path, dpi=80) -> Path:
     fig.savefig(tmp, dpi=dpi, bbox_inches='tight')
     os.replace(tmp, path)
     return path
+
+# %% ../nbs/17_analysis.ipynb #202b34bd
+def read_curves(path) -> dict:
+    """Learning curves from a CSV with columns `recipe, images, minutes, accuracy`: `{recipe: [(images, minutes,
+    accuracy), ...]}` in file order."""
+    import pandas as pd
+    df = pd.read_csv(path)
+    missing = {'recipe', 'images', 'minutes', 'accuracy'} - set(df.columns)
+    if missing: raise ValueError(f'{path}: missing column(s) {", ".join(sorted(missing))}')
+    return {k: [tuple(r) for r in g[['images', 'minutes', 'accuracy']].itertuples(index=False)] for k,
+            g in df.groupby('recipe', sort=False)}
+
+# %% ../nbs/17_analysis.ipynb #8b792641
+def plot_curves(curves, ax=None, zero=0.5408):
+    """Accuracy against minutes of training, one line per recipe (`{name: [(images, minutes, accuracy), ...]}`); the
+    legend beside the plot."""
+    import matplotlib.pyplot as plt
+    names = [n for n, pts in curves.items() if pts]
+    if ax is None:   # tall enough for the legend beside it: about 0.17 inch a curve
+        _, ax = plt.subplots(figsize=(13, max(5.0, 0.17 * (len(names) + 1))), layout='constrained')
+    colors = plt.cm.tab20(np.linspace(0, 1, 20))[:len(names)] if len(names) <= 20 else plt.cm.turbo(np.linspace(0, 1,
+            len(names)))
+    for k, name in enumerate(names):   # 20 distinct colours; the marker repeats by tens so neighbours differ twice
+        pts = curves[name]
+        ax.plot([p[1] for p in pts], [p[2] for p in pts], ('o', 's', '^')[(k // 10) % 3] + '-', ms=3, color=colors[k],
+                label=name)
+    ax.axhline(zero, color='grey', ls='--', label='all zeros'); ax.axhline(0.8, color='k', ls=':', lw=1)
+    ax.set(xlabel='minutes of training (2 CPU cores)', ylabel='validation accuracy (held-out letters)')
+    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    return ax
 
 # %% ../nbs/17_analysis.ipynb #2f4848e8
 def record_boxes(record: pd.DataFrame) -> pd.DataFrame:

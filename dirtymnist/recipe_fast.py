@@ -29,7 +29,7 @@ from fastai.torch_core import default_device
 # %% auto #0
 __all__ = ['TRAIN_UNITS', 'IMAGE_WINDOWS', 'WindowGen', 'train_items', 'WindowDL', 'SynthTensors', 'WindowLoss',
            'presence_features', 'fit_calibration', 'Calibrate', 'fit_letter_calibration', 'TimeSchedule', 'FastConfig',
-           'window_net', 'fast', 'read_curves', 'plot_curves']
+           'window_net', 'fast']
 
 # %% ../nbs/13_recipe_fast.ipynb #7141ed0d
 def _radius(side):
@@ -333,33 +333,3 @@ def fast(cfg, dls=None, model=None) -> Parts:
     return Parts(dls=dls, model=model, loss_func=WindowLoss(float(f.label_smoothing), float(f.p_background)),
                  opt_func=timm_opt_func(cfg.optim), cbs=cbs,
                  model_meta=dict(model_name=cfg.model.model_name, model_args=config_to_dict(cfg.model.args)))
-
-# %% ../nbs/13_recipe_fast.ipynb #6f0f1aad
-def read_curves(path) -> dict:
-    """Learning curves from a CSV with columns `recipe, images, minutes, accuracy`: `{recipe: [(images, minutes,
-    accuracy), ...]}` in file order."""
-    import pandas as pd
-    df = pd.read_csv(path)
-    missing = {'recipe', 'images', 'minutes', 'accuracy'} - set(df.columns)
-    if missing: raise ValueError(f'{path}: missing column(s) {", ".join(sorted(missing))}')
-    return {k: [tuple(r) for r in g[['images', 'minutes', 'accuracy']].itertuples(index=False)] for k,
-            g in df.groupby('recipe', sort=False)}
-
-# %% ../nbs/13_recipe_fast.ipynb #4ae04342
-def plot_curves(curves, ax=None, zero=0.5408):
-    """Accuracy against minutes of training, one line per recipe (`{name: [(images, minutes, accuracy), ...]}`); the
-    legend beside the plot."""
-    import matplotlib.pyplot as plt
-    names = [n for n, pts in curves.items() if pts]
-    if ax is None:   # tall enough for the legend beside it: about 0.17 inch a curve
-        _, ax = plt.subplots(figsize=(13, max(5.0, 0.17 * (len(names) + 1))), layout='constrained')
-    colors = plt.cm.tab20(np.linspace(0, 1, 20))[:len(names)] if len(names) <= 20 else plt.cm.turbo(np.linspace(0, 1,
-            len(names)))
-    for k, name in enumerate(names):   # 20 distinct colours; the marker repeats by tens so neighbours differ twice
-        pts = curves[name]
-        ax.plot([p[1] for p in pts], [p[2] for p in pts], ('o', 's', '^')[(k // 10) % 3] + '-', ms=3, color=colors[k],
-                label=name)
-    ax.axhline(zero, color='grey', ls='--', label='all zeros'); ax.axhline(0.8, color='k', ls=':', lw=1)
-    ax.set(xlabel='minutes of training (2 CPU cores)', ylabel='validation accuracy (held-out letters)')
-    ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1), borderaxespad=0)
-    return ax
