@@ -17,8 +17,8 @@ import torch
 from .labels import VOCAB, letters_str, read_labels
 from .labels import read_placements
 from .nets import WindowNet
-from .predict import _in_chans
-from .evaluate import binarize, breakdown, contest_accuracy, is_probs, join_record, summarize_breakdown, _pa
+from .predict import model_in_chans
+from .evaluate import binarize, breakdown, contest_accuracy, is_probs, join_record, summarize_breakdown, aligned_flags
 from fastai.callback.hook import Hook
 
 # %% auto #0
@@ -134,7 +134,7 @@ def class_activation_map(model, x: torch.Tensor) -> torch.Tensor:
     if pool is None or not isinstance(clf, torch.nn.Linear):
         raise ValueError(f'{type(model).__name__}: a class-activation map needs a timm CNN with a `global_pool` and a '
                          'linear classifier')
-    with Hook(pool, lambda m, i, o: i[0]) as h: model(x.expand(-1, _in_chans(model), -1, -1))
+    with Hook(pool, lambda m, i, o: i[0]) as h: model(x.expand(-1, model_in_chans(model), -1, -1))
     return torch.einsum('bchw,kc->bkhw', h.stored.float(), clf.weight.float()) + clf.bias.float()[None, :, None, None]
 
 # %% ../nbs/17_analysis.ipynb #7284c6b9
@@ -170,7 +170,7 @@ def plot_letters(report: pd.DataFrame, ax=None, cols=('accuracy', 'precision', '
 # %% ../nbs/17_analysis.ipynb #6ac7b947
 def wrong_counts(pred, answer) -> pd.Series:
     "Number of wrong labels per image, highest first (ties by index)."
-    p, a = _pa(pred, answer)
+    p, a = aligned_flags(pred, answer)
     idx = answer.index if isinstance(answer, pd.DataFrame) else pd.RangeIndex(len(a), name='index')
     s = pd.Series((p != a).sum(1), index=idx, name='wrong')
     return s.sort_index(kind='stable').sort_values(ascending=False, kind='stable')
@@ -195,7 +195,7 @@ def show_worst(pred, answer, images, n=12, ncols=4, size=2.6):
     "Grid of the `n` images with the most wrong labels, titled with true and predicted letters."
     import matplotlib.pyplot as plt
     get = _image_getter(images)
-    p, a = _pa(pred, answer)
+    p, a = aligned_flags(pred, answer)
     wrong = wrong_counts(pred, answer).iloc[:n]
     pos = pd.Series(np.arange(len(a)),
                     index=answer.index if isinstance(answer, pd.DataFrame) else pd.RangeIndex(len(a)))

@@ -18,10 +18,10 @@ from .cli import FileKind, check_paths, entry_point
 
 # %% auto #0
 __all__ = ['DEFAULT_GRID', 'FACTORS', 'LABEL_FACTORS', 'REPORT_FILE', 'MODEL_JSON', 'evaluate_cli', 'label_array',
-           'check_same_index', 'align_labels', 'binarize', 'is_probs', 'correct_labels', 'contest_accuracy', 'acc',
-           'exact_match', 'letter_report', 'read_pair', 'evaluate', 'format_report', 'tune_thresholds',
-           'tune_global_threshold', 'holdout_split', 'tuned_gain', 'join_record', 'factor_levels', 'breakdown',
-           'summarize_breakdown', 'format_breakdown', 'evaluate_main']
+           'check_same_index', 'align_labels', 'binarize', 'is_probs', 'aligned_flags', 'correct_labels',
+           'contest_accuracy', 'acc', 'exact_match', 'letter_report', 'read_pair', 'evaluate', 'format_report',
+           'tune_thresholds', 'tune_global_threshold', 'holdout_split', 'tuned_gain', 'join_record', 'factor_levels',
+           'breakdown', 'summarize_breakdown', 'format_breakdown', 'evaluate_main']
 
 # %% ../nbs/09_evaluate.ipynb #f037b3e7
 def label_array(x, what='input') -> np.ndarray:
@@ -72,7 +72,8 @@ def _flags(x, what):
     if is_probs(x): raise ValueError(f'{what} holds probabilities, not 0/1 flags: `binarize` it first')
     return x
 
-def _pa(pred, answer):
+def aligned_flags(pred, answer):
+    "The prediction and the answers on the same images, as 0/1 `int8` arrays (a probability is 1 above 0.5)."
     p, a = align_labels(pred, answer)
     return _flags(p, 'the prediction').astype(np.int8), _flags(a, 'the answer').astype(np.int8)
 
@@ -85,7 +86,7 @@ def correct_labels(scores, answer, threshold=0.5):
 def contest_accuracy(pred, answer, thresholds=None) -> float:
     """The contest metric: the fraction of the N x 26 labels that `pred` gets right. `pred` holds 0/1 flags, or
     probabilities cut at `thresholds` (one number or 26)."""
-    if thresholds is None: p, a, t = *_pa(pred, answer), 0.5
+    if thresholds is None: p, a, t = *aligned_flags(pred, answer), 0.5
     else:
         p, a = align_labels(pred, answer)
         a, t = _flags(a, 'the answer'), check_thresholds(thresholds)
@@ -100,13 +101,13 @@ def acc(inp, targ):
 # %% ../nbs/09_evaluate.ipynb #51923a65
 def exact_match(pred, answer) -> float:
     "The fraction of images whose 26 labels are all right."
-    p, a = _pa(pred, answer)
+    p, a = aligned_flags(pred, answer)
     return float((p == a).all(axis=1).mean())
 
 # %% ../nbs/09_evaluate.ipynb #d5ca1d12
 def letter_report(pred, answer) -> pd.DataFrame:
     "Per letter: accuracy, precision, recall, support (true count) and predicted count."
-    p, a = _pa(pred, answer)
+    p, a = aligned_flags(pred, answer)
     tp = ((p == 1) & (a == 1)).sum(0)
     npred, nsup = p.sum(0, dtype=np.int64), a.sum(0, dtype=np.int64)
     with np.errstate(divide='ignore', invalid='ignore'):
@@ -211,7 +212,7 @@ LABEL_FACTORS = ('letter',
 def join_record(pred, answer, record, name='record') -> pd.DataFrame:
     """The per-letter `record` of the images of `answer`, with `hit` (the 0/1 `pred` flag of that letter) and
     `n_letters`; a ValueError names `name`, the image and the letter where the record does not match the answer."""
-    p, a = _pa(pred, answer)
+    p, a = aligned_flags(pred, answer)
     idx = answer.index if isinstance(answer, pd.DataFrame) else pd.RangeIndex(len(a), name='index')
     if missing := [c for c in ('index', 'letter') if c not in record.columns]:
         raise ValueError(f'{name}: missing columns {", ".join(missing)}')
@@ -263,7 +264,7 @@ def factor_levels(joined: pd.DataFrame) -> pd.DataFrame:
 def breakdown(pred, answer, record, factors=FACTORS, name='record') -> pd.DataFrame:
     """Recall per bin of each factor of the record (and precision for `LABEL_FACTORS`): rows (factor, level); each
     factor's counts add up to the totals."""
-    p, a = _pa(pred, answer)
+    p, a = aligned_flags(pred, answer)
     j = join_record(pred, answer, record, name)
     lv, n = factor_levels(j), a.sum(1)
     out = []

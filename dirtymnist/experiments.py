@@ -100,7 +100,7 @@ def run_overrides(run: str,               # a run id of `RUNS`, e.g. 'd269b1'
     p = get_run(run)
     sources = [s for s in (contest, synth_a, synth_b if p['dataset'] == 'v2' else None) if s is not None]
     if p['dataset'] == 'v2' and synth_b is None:
-        raise ValueError(f'{run}: a v2 run needs the synthesized part B ' '(synth_b)')
+        raise ValueError(f'{run}: a v2 run needs the synthesized part B (synth_b)')
     ov = list(p['overrides']) + [
         'data.online=false',
         f'data.train=[{", ".join(source_override(*s) for s in sources)}]',
@@ -131,7 +131,7 @@ def results_table(reproduced: dict, all_runs: bool = False) -> pd.DataFrame:
             if m not in METRICS:
                 raise KeyError(f'run {run}: unknown metric {m!r}; expected one of {", ".join(METRICS)}')
             if v is not None and not 0 <= float(v) <= 1:
-                raise ValueError(f'run {run}: {m}={v} is not an accuracy in ' '[0, 1]')
+                raise ValueError(f'run {run}: {m}={v} is not an accuracy in [0, 1]')
             if m not in metrics: metrics.append(m)
         rows[key] = figs
     metrics = [m for m in METRICS if m in metrics]

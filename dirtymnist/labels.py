@@ -16,8 +16,8 @@ from .cli import FileKind
 
 # %% auto #0
 __all__ = ['VOCAB', 'RECORD_COLUMNS', 'LABELS_FILE', 'RECORD_FILE', 'THRESHOLDS_FILE', 'few', 'check_thresholds', 'atomic_write',
-           'read_labels', 'write_labels', 'letters_str', 'load_thresholds', 'write_thresholds', 'save_thresholds',
-           'write_placements', 'read_placements']
+           'bad_file', 'read_labels', 'write_labels', 'letters_str', 'load_thresholds', 'write_thresholds',
+           'save_thresholds', 'write_placements', 'read_placements', 'csv_header']
 
 # %% ../nbs/01_labels.ipynb #713d7bad
 VOCAB = list('abcdefghijklmnopqrstuvwxyz')
@@ -67,7 +67,9 @@ def atomic_write(path, mode='w', **kwargs):
         raise
 
 # %% ../nbs/01_labels.ipynb #a1d90088
-def _bad(path, msg): return ValueError(f'{path}: {msg}')
+def bad_file(path, msg) -> ValueError:
+    "The error for a file whose content is wrong: `path: msg` (for the caller to raise)."
+    return ValueError(f'{path}: {msg}')
 
 def _rows(df, mask, n=5):
     "Describe the first `n` offending CSV lines (line 1 is the header)."
@@ -79,38 +81,38 @@ def read_labels(path, probs=False) -> pd.DataFrame:
     if path.is_dir(): raise IsADirectoryError(f'{path}: is a folder, not a label file')
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such label file')
     try: df = pd.read_csv(path)
-    except pd.errors.EmptyDataError: raise _bad(path, 'the file is empty') from None
-    except pd.errors.ParserError as e: raise _bad(path, f'not a valid CSV ({e})') from None
+    except pd.errors.EmptyDataError: raise bad_file(path, 'the file is empty') from None
+    except pd.errors.ParserError as e: raise bad_file(path, f'not a valid CSV ({e})') from None
     cols = [str(c).strip() for c in df.columns]
     df.columns = cols
     if 'index' not in cols:
         sep = ' (is it separated by commas?)' if len(cols) == 1 and any(s in cols[0] for s in ';\t') else ''
-        raise _bad(
+        raise bad_file(
             path, f'no `index` column{sep}; columns: {few([c[:20] + ("..." if len(c) > 20 else "") for c in cols], 5)}'
         )
     missing = [c for c in VOCAB if c not in cols]
-    if missing: raise _bad(path, f'missing letter columns: {few(missing, 26)}')
+    if missing: raise bad_file(path, f'missing letter columns: {few(missing, 26)}')
     extra = [c for c in cols if c not in VOCAB and c != 'index']
-    if extra: raise _bad(path, f'unexpected columns: {few(extra)}')
-    if len(df) == 0: raise _bad(path, 'no rows')
+    if extra: raise bad_file(path, f'unexpected columns: {few(extra)}')
+    if len(df) == 0: raise bad_file(path, 'no rows')
     index = pd.to_numeric(df['index'], errors='coerce')
     bad = index.isna() | (index != index.round())
-    if bad.any(): raise _bad(path, f'`index` is not an integer on line(s) {_rows(df, bad)}')
+    if bad.any(): raise bad_file(path, f'`index` is not an integer on line(s) {_rows(df, bad)}')
     dup = index.duplicated(keep=False)
     if dup.any():
-        raise _bad(path,
+        raise bad_file(path,
                    f'duplicate indices {few(sorted(set(index[dup].astype(int))), 10)} on line(s) {_rows(df, dup)}')
     vals = df[VOCAB].apply(pd.to_numeric, errors='coerce')
     nan = vals.isna().any(axis=1)
-    if nan.any(): raise _bad(path, f'empty or non-numeric letter values on line(s) {_rows(df, nan)}')
+    if nan.any(): raise bad_file(path, f'empty or non-numeric letter values on line(s) {_rows(df, nan)}')
     v = vals.to_numpy(np.float64)
     if probs:
         out = ((v < 0) | (v > 1)).any(axis=1)
-        if out.any(): raise _bad(path, f'probabilities outside [0, 1] on line(s) {_rows(df, out)}')
+        if out.any(): raise bad_file(path, f'probabilities outside [0, 1] on line(s) {_rows(df, out)}')
         v = v.astype(np.float32)
     else:
         out = ~np.isin(v, (0, 1)).all(axis=1)
-        if out.any(): raise _bad(path,
+        if out.any(): raise bad_file(path,
                                  f'labels must be 0 or 1; see line(s) {_rows(df, out)} '
                                  '(they look like probabilities; 0/1 flags are expected here)')
         v = v.astype(np.int8)
@@ -224,7 +226,7 @@ def read_placements(path) -> pd.DataFrame:
     return pd.DataFrame(out, columns=RECORD_COLUMNS)
 
 # %% ../nbs/01_labels.ipynb #eab9d58b
-def _header(path) -> list[str]:
+def csv_header(path) -> list[str]:
     "The fields of the first line of `path` (at most 64 KB of it), stripped; [] when it cannot be read as text."
     try:
         with open(path, encoding='utf-8', errors='strict') as f: line = f.readline(65536)
@@ -235,6 +237,6 @@ def _thresholds_file(path) -> bool:
     try: load_thresholds(path); return True
     except (ValueError, OSError): return False
 
-LABELS_FILE = FileKind('labels or probabilities CSV (index,a..z)', lambda p: _header(p) == ['index', *VOCAB])
-RECORD_FILE = FileKind('per-letter record CSV', lambda p: _header(p) == RECORD_COLUMNS)
+LABELS_FILE = FileKind('labels or probabilities CSV (index,a..z)', lambda p: csv_header(p) == ['index', *VOCAB])
+RECORD_FILE = FileKind('per-letter record CSV', lambda p: csv_header(p) == RECORD_COLUMNS)
 THRESHOLDS_FILE = FileKind('thresholds JSON', _thresholds_file)

@@ -15,7 +15,7 @@ import pandas as pd
 from fastcore.script import Param, call_parse
 from tqdm.auto import tqdm
 
-from .labels import VOCAB, atomic_write, few, _bad, _header
+from .labels import VOCAB, atomic_write, few, bad_file, csv_header
 from .cli import FileKind, check_paths, entry_point
 
 # %% auto #0
@@ -45,7 +45,7 @@ class Letters:
             if len(a) == 0: raise ValueError(f'{self.source or "Letters"}: no images of letter {l.upper()}')
             if a.dtype != np.uint8:
                 if a.min() < 0 or a.max() > 255:
-                    raise ValueError(f'{self.source or "Letters"}: letter {l.upper()} ' 'has values outside 0..255')
+                    raise ValueError(f'{self.source or "Letters"}: letter {l.upper()} has values outside 0..255')
                 a = a.astype(np.uint8)
             self.images.append(np.ascontiguousarray(a))
 
@@ -90,42 +90,42 @@ def _read_letter_frame(path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     if path.is_dir(): raise IsADirectoryError(f'{path}: is a folder, not a letter file')
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such letter file')
     try: df = pd.read_csv(path, dtype={'letter': str}, keep_default_na=False, na_values=[''])
-    except pd.errors.EmptyDataError: raise _bad(path, 'the file is empty') from None
-    except pd.errors.ParserError as e: raise _bad(path, f'not a valid letter CSV ({e})') from None
+    except pd.errors.EmptyDataError: raise bad_file(path, 'the file is empty') from None
+    except pd.errors.ParserError as e: raise bad_file(path, f'not a valid letter CSV ({e})') from None
     df.columns = cols = [str(c).strip() for c in df.columns]
     if 'letter' not in cols:
         sep = ' (is it separated by commas?)' if len(cols) == 1 and any(s in cols[0] for s in ';\t') else ''
-        raise _bad(
+        raise bad_file(
             path, f'no `letter` column{sep}; columns: {few([c[:20] + ("..." if len(c) > 20 else "") for c in cols], 5)}'
         )
     missing = [c for c in _PIX if c not in cols]
     if missing:
-        raise _bad(
+        raise bad_file(
             path,
             f'missing pixel columns {", ".join(missing[:8])}{" ..." if len(missing) > 8 else ""} (expected 0..783)',
         )
     extra = [c for c in cols if c not in _PIX and c not in ('id', 'digit', 'letter')]
-    if extra: raise _bad(path, f'unexpected columns {few(extra, 8)} (expected [id,][digit,]letter,0..783)')
-    if len(df) == 0: raise _bad(path, 'no rows')
+    if extra: raise bad_file(path, f'unexpected columns {few(extra, 8)} (expected [id,][digit,]letter,0..783)')
+    if len(df) == 0: raise bad_file(path, 'no rows')
     let = df['letter'].fillna('').astype(str).str.strip()
     bad = ~let.str.fullmatch('[A-Z]')
     if bad.any():
-        raise _bad(path,
+        raise bad_file(path,
                    f'letter outside A-Z ({", ".join(map(repr, let[bad].unique()[:5]))}) on line(s) {_lines(df, bad)}')
     px = df[_PIX]
     if not all(pd.api.types.is_integer_dtype(t) for t in px.dtypes):
         px = px.apply(pd.to_numeric, errors='coerce')
         nan = px.isna().any(axis=1)
-        if nan.any(): raise _bad(path, f'missing or non-numeric pixel values on line(s) {_lines(df, nan)}')
+        if nan.any(): raise bad_file(path, f'missing or non-numeric pixel values on line(s) {_lines(df, nan)}')
         v = px.to_numpy(np.float64)
         frac = (v != np.round(v)).any(axis=1)
-        if frac.any(): raise _bad(path, f'non-integer pixel values on line(s) {_lines(df, frac)}')
+        if frac.any(): raise bad_file(path, f'non-integer pixel values on line(s) {_lines(df, frac)}')
     v = px.to_numpy()
     out = ((v < 0) | (v > 255)).any(axis=1)
-    if out.any(): raise _bad(path, f'pixel values outside 0..255 on line(s) {_lines(df, out)}')
+    if out.any(): raise bad_file(path, f'pixel values outside 0..255 on line(s) {_lines(df, out)}')
     y = let.to_numpy().astype('U1').view(np.int32) - ord('A')
     empty = [VOCAB[i].upper() for i in np.flatnonzero(np.bincount(y, minlength=26) == 0)]
-    if empty: raise _bad(path, f'no images of letter(s) {", ".join(empty)}')
+    if empty: raise bad_file(path, f'no images of letter(s) {", ".join(empty)}')
     return df, v.astype(np.uint8).reshape(-1, 28, 28), y
 
 def read_letter_csv(path) -> Letters:
@@ -357,7 +357,7 @@ def load_letters(src=None, split: str = 'train') -> Letters:
 
 # %% ../nbs/02_letters.ipynb #3d372fd3
 LETTERS_FILE = FileKind('letter CSV ([id,][digit,]letter,0..783)',
-                        lambda p: 'letter' in (h := _header(p)) and h[-1:] == ['783'])
+                        lambda p: 'letter' in (h := csv_header(p)) and h[-1:] == ['783'])
 
 def split_letters(src, out1, out2, last: int = 3000) -> tuple[Path, Path]:
     "Split the letter CSV `src` by rows: all but the last `last` rows to `out1`, the last `last` to `out2`."

@@ -334,7 +334,7 @@ def read_meta(path) -> dict:
         _check_meta({**default_meta(), **meta}, js)
     else:
         if head is None:
-            raise FileNotFoundError(f'{js} is missing and {st} carries no metadata; cannot tell which ' 'model it is')
+            raise FileNotFoundError(f'{js} is missing and {st} carries no metadata; cannot tell which model it is')
         meta = head
         _check_meta({**default_meta(), **meta}, st)
     if head is not None and meta is not head:

@@ -21,7 +21,7 @@ from .cli import check_number, check_paths, entry_point, progress_mode
 from .model import PRECISION_ALIASES, load_model, default_meta, fast_bf16
 
 # %% auto #0
-__all__ = ['predict_cli', 'png_header', 'list_images', 'PNGDataset', 'predict', 'predict_main']
+__all__ = ['predict_cli', 'png_header', 'list_images', 'PNGDataset', 'model_in_chans', 'predict', 'predict_main']
 
 # %% ../nbs/15_predict.ipynb #e9b5221a
 _PNG_SIG = b'\x89PNG\r\n\x1a\n'
@@ -86,7 +86,8 @@ class PNGDataset(Dataset):
         return x[None].expand(self.in_chans, -1, -1).contiguous()
 
 # %% ../nbs/15_predict.ipynb #6d0acc6b
-def _in_chans(model):
+def model_in_chans(model) -> int:
+    "The number of input channels of `model`'s first convolution (1 when it has none)."
     conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
     return conv.in_channels if conv is not None else 1
 
@@ -178,7 +179,7 @@ def predict(model_or_path,                   # a saved model (.safetensors + .js
     if image_size and meta.get('image_size') and int(image_size) != int(meta['image_size']):
         warnings.warn(f'model {name} was trained at {meta["image_size"]} px; predicting at {image_size} px')
     idx, files = list_images(imagedir, sizes=(256, size))
-    in_chans = _in_chans(model)
+    in_chans = model_in_chans(model)
     _probe(model, size, in_chans, device, len(vocab), name, meta.get('precision'))
     norm = meta.get('normalize') or {}
     ds = PNGDataset(files, size, norm.get('mean', 0.5), norm.get('std', 0.5), in_chans)
