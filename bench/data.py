@@ -43,7 +43,8 @@ def make_files(folder, n):
     for i in range(n):
         img, lab = make_image(letters, 0, i)
         cv2.imwrite(str(folder/f'{i}.png'), img); rows.append(lab)
-    write_labels(pd.DataFrame(np.array(rows), columns=VOCAB, index=pd.Index(range(n), name='index')), folder/'labels.csv')
+    frame = pd.DataFrame(np.array(rows), columns=VOCAB, index=pd.Index(range(n), name='index'))
+    write_labels(frame, folder/'labels.csv')
     return dict(filenames=str(folder/'*.png'), labels=str(folder/'labels.csv'))
 
 
@@ -51,8 +52,10 @@ def original(size):
     import albumentations as A
     from albumentations.pytorch import ToTensorV2
     return A.Compose([A.Resize(size, size), A.RandomRotate90(p=1.0),
-                      A.Affine(scale=(0.9, 1.1), translate_percent=(-0.0625, 0.0625), rotate=(-15, 15), border_mode=cv2.BORDER_REFLECT_101, p=0.5),
-                      A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(0.3, 0.3), hole_width_range=(0.3, 0.3), fill=0, p=0.5),
+                      A.Affine(scale=(0.9, 1.1), translate_percent=(-0.0625, 0.0625), rotate=(-15, 15),
+                               border_mode=cv2.BORDER_REFLECT_101, p=0.5),
+                      A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(0.3, 0.3), hole_width_range=(0.3, 0.3),
+                                      fill=0, p=0.5),
                       A.Normalize(mean=0.5, std=0.5), ToTensorV2()])
 
 
@@ -69,9 +72,11 @@ def main():
     print(f'{"pipeline":<12}' + ''.join(f'{s:>10} px' for s in a.sizes) + '   (CPU ms per image per core)')
     res = {}
     for s in a.sizes:
-        cfg = load_config(dict(data=dict(train=[src], validation=src, image_size=s, num_workers=0), train=dict(batch_size=32)))
+        cfg = load_config(dict(data=dict(train=[src], validation=src, image_size=s, num_workers=0),
+                               train=dict(batch_size=32)))
         aug = original(s)
-        res.setdefault('original', []).append(cpu_ms(lambda: [aug(image=cv2.imread(str(f), cv2.IMREAD_GRAYSCALE))['image'] for f in paths], a.n))
+        res.setdefault('original', []).append(
+            cpu_ms(lambda: [aug(image=cv2.imread(str(f), cv2.IMREAD_GRAYSCALE))['image'] for f in paths], a.n))
         for mode in ('cpu', 'gpu'):
             dls = get_dls(cfg, device='cpu', aug=mode)
             ds = dls.train_ds
@@ -79,7 +84,8 @@ def main():
             res.setdefault(f'{mode} item', []).append(cpu_ms(lambda: [ds[i] for i in range(len(ds))], len(ds)))
             nb = len(dls.train) * dls.train.bs
             res.setdefault(f'{mode} batch', []).append(cpu_ms(lambda: [b for b in dls.train], nb))
-        ocfg = load_config('cpu_small', [f'data.image_size={s}', f'data.num_train={a.n}', 'data.num_valid=8', 'data.num_workers=0'])
+        ocfg = load_config('cpu_small', [f'data.image_size={s}', f'data.num_train={a.n}', 'data.num_valid=8',
+                                         'data.num_workers=0'])
         do = get_dls(ocfg, device='cpu', aug='cpu'); t = do.table
         res.setdefault('synth', []).append(cpu_ms(lambda: [t.image(i) for i in range(a.n)], a.n))
     gb = [x - y for x, y in zip(res['gpu batch'], res['gpu item'])]

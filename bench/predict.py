@@ -67,8 +67,10 @@ def main():
                     predict(path, sorted((d / 'imgs').glob('*.png'))[:a.batch_size], **kw)   # warm-up
                     best = float('inf')
                     for _ in range(a.repeats):
-                        t = time.perf_counter(); predict(path, d / 'imgs', **kw); best = min(best, time.perf_counter() - t)
-                print(f'{a.model} {size:4d} px  TTA={"on " if tta else "off"}  {a.n / best:8.1f} img/s  ({1000 * best / a.n:.1f} ms/img)', flush=True)
+                        t = time.perf_counter(); predict(path, d / 'imgs', **kw)
+                        best = min(best, time.perf_counter() - t)
+                print(f'{a.model} {size:4d} px  TTA={"on " if tta else "off"}  {a.n / best:8.1f} img/s  '
+                      f'({1000 * best / a.n:.1f} ms/img)', flush=True)
 
 
 if __name__ == '__main__':

@@ -7,16 +7,15 @@ Wall-clock rates depend on what else the machine runs, so each figure also comes
 (images per CPU-second of the processes that did the work, times the worker count): what the same code
 gives on otherwise idle cores. The load average is printed alongside.
 """
-import argparse, json, os, resource, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from dirtymnist.letters import find_realdata, load_letters
-from dirtymnist.synth import synth_batch, synthesize
+from dirtymnist.synth import synth_batch
 
 
 def letters_from(name):
@@ -61,7 +60,8 @@ L = letters_from({src!r})
 t = time.time(); c0 = os.times()
 synthesize(L, {str(out)!r}, num_images={n}, workers={workers}, progress=False, overwrite=True)
 wall = time.time() - t; c1 = os.times()
-cpu = (c1.user + c1.system + c1.children_user + c1.children_system) - (c0.user + c0.system + c0.children_user + c0.children_system)
+cpu = ((c1.user + c1.system + c1.children_user + c1.children_system)
+       - (c0.user + c0.system + c0.children_user + c0.children_system))
 print(json.dumps(dict(wall=wall, cpu=cpu, rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                       child_rss=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)))
 '''
@@ -84,7 +84,8 @@ def main():
     w1, c1 = in_memory(src, a.n, 1)
     print(f'in memory, 1 process : {w1:7.0f} img/s wall, {c1:7.0f} img/s per CPU-time')
     w2, c2 = in_memory(src, a.n, a.workers)
-    print(f'in memory, {a.workers} processes: {w2:7.0f} img/s wall, {c2:7.0f} img/s by CPU-time ({a.workers} idle cores)')
+    print(f'in memory, {a.workers} processes: {w2:7.0f} img/s wall, {c2:7.0f} img/s by CPU-time '
+          f'({a.workers} idle cores)')
     scratch = Path(a.out or tempfile.mkdtemp(prefix='dirtymnist-bench-'))
     try:
         for n in (a.n // 4, a.n):

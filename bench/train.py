@@ -45,7 +45,8 @@ def fixed_dls(bs, size, steps, device='cpu', seed=0):
 
 
 class StepTimer(Callback):
-    """Wall time of training steps after the first `warmup` (CUDA synchronised); resets the peak GPU memory after the warm-up.
+    """Wall time of training steps after the first `warmup` (CUDA synchronised); resets the peak GPU memory after the
+    warm-up.
     With `deadline` (a `time.perf_counter()` value) the fit stops before a step that would end past it (`self.cut`);
     `say` gets one line after the warm-up with the time it took and the estimate for the timed steps."""
     order = 99
@@ -78,7 +79,8 @@ class StepTimer(Callback):
 
 
 def bench(config, overrides, bs, size, steps, device='cpu', warmup=1, deadline=None, say=None):
-    "Images/s of the timed training steps (`steps` after `warmup`, fewer if `deadline` cuts them), the step times and the learner."
+    """Images/s of the timed training steps (`steps` after `warmup`, fewer if `deadline` cuts them), the step times and
+    the learner."""
     cfg = load_config(config, [f'data.image_size={size}', f'train.batch_size={bs}', 'model.pretrained=false',
                                'train.validation_interval=1.0', 'train.max_minutes=0', *overrides])
     learn = build_learner(cfg, dls=fixed_dls(bs, size, warmup + steps, device))
@@ -101,10 +103,13 @@ if __name__ == '__main__':
     p.add_argument('--only', choices=list(CASES), default=None)
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    print(f'CPU training, fp32, torch {torch.__version__}, {torch.get_num_threads()} threads, {a.steps} timed steps after 1 warm-up')
+    print(f'CPU training, fp32, torch {torch.__version__}, {torch.get_num_threads()} threads, '
+          f'{a.steps} timed steps after 1 warm-up')
     print(f'{"model":<22}{"px":>5}{"batch":>7}{"img/s":>9}{"s/step":>9}{"img/CPU-s":>11}')
     for key, (model, size, bs) in CASES.items():
         if a.only and key != a.only: continue
-        ips, times, learn = bench('cpu_small', [f'model.model_name={model}', 'train.precision=fp32', 'train.gradient_checkpointing=false'],
+        ips, times, learn = bench('cpu_small', [f'model.model_name={model}', 'train.precision=fp32',
+                                                'train.gradient_checkpointing=false'],
                               bs, size, a.steps)
-        print(f'{model:<22}{size:>5}{bs:>7}{ips:>9.1f}{sum(times) / len(times):>9.2f}{bs * len(times) / learn.cpu_seconds:>11.1f}', flush=True)
+        print(f'{model:<22}{size:>5}{bs:>7}{ips:>9.1f}{sum(times) / len(times):>9.2f}'
+              f'{bs * len(times) / learn.cpu_seconds:>11.1f}', flush=True)

@@ -11,18 +11,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 import torch
-from fastai.callback.hook import Hook
-
+# the package before fastai: its filter for fastai's torch.jit warning (dirtymnist/__init__.py) is then in place
 from .labels import VOCAB, letters_str, read_labels
 from .labels import read_placements
 from .nets import WindowNet
 from .predict import _in_chans
 from .evaluate import binarize, breakdown, contest_accuracy, is_probs, join_record, summarize_breakdown, _pa
+from fastai.callback.hook import Hook
 
 # %% auto #0
 __all__ = ['analyse', 'plot_breakdown', 'save_figure', 'record_boxes', 'class_activation_map', 'where_map', 'plot_letters',
-           'wrong_counts', 'show_worst']
+           'wrong_counts', 'show_worst', 'loss_names', 'plot_training']
 
 # %% ../nbs/17_analysis.ipynb #0638f0e4
 def analyse(pred, answer, record, threshold=0.5) -> dict:
@@ -180,4 +181,33 @@ def show_worst(pred, answer, images, n=12, ncols=4, size=2.6):
         title = f'#{i}: {w} wrong\ntrue {letters_str(a[r])}\npred {letters_str(p[r])}\n{diff}'
         ax.set_title(title, fontsize=8, loc='left')
     fig.tight_layout()
+    return fig
+
+# %% ../nbs/17_analysis.ipynb #ecb54586
+def loss_names(cfg) -> tuple[str, str]:
+    "What a config's training and validation losses measure, as axis labels: `(training, validation)`."
+    image = 'image BCE (26 letters)'
+    if cfg.get('recipe', 'standard') != 'fast': return f'training loss: {image}', f'validation loss: {image}'
+    unit = 'cell' if OmegaConf.select(cfg, 'fast.train_on', default='images') == 'images' else 'window'
+    return f'training loss: {unit} cross-entropy (27 classes)', f'validation loss: {image}'
+
+# %% ../nbs/17_analysis.ipynb #7e25bc40
+def plot_training(log: pd.DataFrame, x: str = 'minutes', names=('training loss', 'validation loss'), baseline=None,
+                  lr: bool = False, title: str | None = None):
+    """Panels of a fit's log (columns `step, epoch, seconds, train_loss, valid_loss, valid_acc`, `lr` for `lr=True`):
+    training loss, validation loss and validation accuracy, each on its own axis, against `x` ('minutes', 'epoch' or
+    'step'); `baseline` draws the accuracy of predicting no letter. Returns the figure."""
+    import matplotlib.pyplot as plt
+    col = {'minutes': 'seconds', 'epoch': 'epoch', 'step': 'step'}[x]
+    def xs(d): return d[col] / 60 if x == 'minutes' else d[col]
+    tr, va = log.dropna(subset=['train_loss']), log.dropna(subset=['valid_acc'])
+    fig, axs = plt.subplots(1, 3 + lr, figsize=(4.6 * (3 + lr), 3.4), layout='constrained')
+    axs[0].plot(xs(tr), tr.train_loss, color='C0'); axs[0].set(title=names[0], xlabel=x)
+    axs[1].plot(xs(va), va.valid_loss, 'o-', color='C1'); axs[1].set(title=names[1], xlabel=x)
+    axs[2].plot(xs(va), va.valid_acc, 'o-', color='C2', label='validation')
+    if baseline is not None: axs[2].axhline(baseline, color='grey', ls='--', label='no letter anywhere')
+    axs[2].set(title='validation accuracy (contest metric)', xlabel=x); axs[2].legend(fontsize=8)
+    if lr: axs[3].plot(xs(tr), tr.lr, color='C3'); axs[3].set(title='learning rate', xlabel=x)
+    for ax in axs: ax.title.set_fontsize(10)
+    if title: fig.suptitle(title)
     return fig

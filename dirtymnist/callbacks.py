@@ -20,7 +20,7 @@ from fastai.callback.training import GradientAccumulation
 from fastai.torch_core import find_bs, rank_distrib
 
 from .cli import progress_mode
-from .core import autocast_for, is_distributed, unwrap_model
+from .core import autocast_for, is_distributed, run_state, unwrap_model
 from .labels import atomic_write
 from .evaluate import correct_labels
 from .model import PRECISION_ALIASES, fast_bf16
@@ -155,7 +155,8 @@ def _fire(learn, event):
         if callable(f): f()
 
 def _val_check(learn, loss, accuracy, kind):
-    learn.val_loss, learn.val_acc, learn.val_kind = loss, accuracy, kind
+    rs = run_state(learn)
+    rs.val_loss, rs.val_acc, rs.val_kind = loss, accuracy, kind
     _fire(learn, 'after_val_check')
 
 class IntervalValidation(Callback):
@@ -171,7 +172,7 @@ class IntervalValidation(Callback):
         loss, a = run_validation(self.learn)
         _val_check(self.learn, loss, a, 'interval')
     def after_epoch(self):
-        if self.epoch < getattr(self.learn, 'resume_epoch', 0): return
+        if self.epoch < run_state(self.learn).resume_epoch: return
         rec = self.learn.recorder
         vals = dict(zip(rec.metric_names[1:], getattr(self.learn, 'final_record', [])))
         if 'acc' not in vals: return   # validation was cancelled or the metric is not there
@@ -185,7 +186,7 @@ class BestModel(Callback):
         store_attr()
         self.best_acc, self.best_state, self.best_step = None, None, None
     def after_val_check(self):
-        a = self.learn.val_acc
+        a = run_state(self.learn).val_acc
         if a is None or (isinstance(a, float) and math.isnan(a)): return
         if self.best_acc is None or a > self.best_acc:
             self.best_acc, self.best_step = float(a), int(getattr(self.learn, 'train_iter', 0))
@@ -237,7 +238,9 @@ class StepLogger(Callback):
         if self.learn.train_iter % self.every == 0:
             self._write(lr=float(self.learn.opt.hypers[-1]['lr']), train_loss=self._sum / self._n)
             self._sum, self._n = 0.0, 0
-    def after_val_check(self): self._write(valid_loss=float(self.learn.val_loss), valid_acc=float(self.learn.val_acc))
+    def after_val_check(self):
+        rs = run_state(self.learn)
+        self._write(valid_loss=float(rs.val_loss), valid_acc=float(rs.val_acc))
     def after_fit(self):
         if self._file is not None: self._file.close(); self._file = None
     @property
@@ -261,8 +264,8 @@ class WandbLogger(Callback):
         except ImportError:
             raise ImportError('train.wandb=true needs wandb: pip install wandb (or set train.wandb=false)') from None
         mode = os.environ.get('WANDB_MODE') or ('online' if os.environ.get('WANDB_API_KEY') else 'offline')
-        rid = self.run_id or getattr(self.learn, 'run_id', None)
-        self.run = wandb.init(project=self.project, id=rid, name=getattr(self.learn, 'run_name', rid), resume='allow',
+        rid = self.run_id or run_state(self.learn).run_id
+        self.run = wandb.init(project=self.project, id=rid, name=run_state(self.learn).run_name or rid, resume='allow',
                               config=self.config, dir=self.dir, mode=mode)
     def after_log_row(self):
         if getattr(self, 'run', None) is None: return
@@ -277,7 +280,7 @@ class TimeBudget(Callback):
     together."""
     order = WandbLogger.order + 1
     def __init__(self, max_minutes=0.0): store_attr()
-    def before_fit(self): self.t0, self.learn.stopped_early = time.time(), False
+    def before_fit(self): self.t0, run_state(self.learn).stopped_early = time.time(), False
     def _out_of_time(self):
         over = time.time() - self.t0 > 60 * self.max_minutes
         if not is_distributed(): return over
@@ -287,11 +290,13 @@ class TimeBudget(Callback):
         return bool(flag.item())
     def after_batch(self):
         if self.training and self.max_minutes and self._out_of_time():
-            self.learn.stopped_early = True
+            run_state(self.learn).stopped_early = True
             raise CancelFitException()
     def after_cancel_fit(self):
-        if getattr(self.learn, 'stopped_early', False):
-            warnings.warn(f'train.max_minutes={self.max_minutes} reached at step {self.learn.train_iter}; stopping')
+        if run_state(self.learn).stopped_early:
+            # the budget's stop is the planned end of such a run: a line on standard output, as the progress lines
+            if rank_distrib() == 0: print(f'[train] time budget reached (train.max_minutes={self.max_minutes}) at step '
+                                          f'{self.learn.train_iter}: the fit stops, as planned', flush=True)
             loss, a = run_validation(self.learn)
             _val_check(self.learn, loss, a, 'stop')
 
@@ -361,9 +366,9 @@ class LiveProgress(Callback):
         self.pbar.update((min(int(self._shown - self.t0),
                               self.pbar.total) if self.budget else int(self.learn.train_iter)) - self.pbar.n)
     def after_val_check(self):
-        if self.kind == 'off' or self.learn.val_acc is None: return
-        self.last_acc = float(self.learn.val_acc)
-        line = f'[train] validation ({self.learn.val_kind}): ' + self.status()
+        if self.kind == 'off' or run_state(self.learn).val_acc is None: return
+        self.last_acc = float(run_state(self.learn).val_acc)
+        line = f'[train] validation ({run_state(self.learn).val_kind}): ' + self.status()
         if self.pbar is not None:
             self.pbar.set_description_str(self.status(), refresh=False); self.pbar.write(line, file=self.pbar.fp)
         else: print(line, file=self.file or sys.stderr, flush=True)

@@ -5,6 +5,7 @@
 # %% ../nbs/05a_core.ipynb #cb5d7562
 from __future__ import annotations
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from fastai.callback.fp16 import MixedPrecision
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 # %% auto #0
-__all__ = ['unwrap_model', 'base_dl', 'is_distributed', 'jsonable', 'autocast_for']
+__all__ = ['unwrap_model', 'base_dl', 'is_distributed', 'jsonable', 'autocast_for', 'RunState', 'run_state']
 
 # %% ../nbs/05a_core.ipynb #d96624c8
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -45,3 +46,26 @@ def autocast_for(learn):
     amp = next((c for c in learn.cbs if isinstance(c, MixedPrecision)), None)
     ac = getattr(amp, 'autocast', None)
     return torch.autocast(ac.device, dtype=ac.fast_dtype) if ac is not None else nullcontext()
+
+# %% ../nbs/05a_core.ipynb #c70a0f9e
+@dataclass
+class RunState:
+    "What a training run knows about itself beside fastai's own state (`learn.run_state`)."
+    config: dict | None = None                       # the run's config as plain data
+    precision: str = 'fp32'                          # what `train.precision` resolved to
+    model_meta: dict = field(default_factory=dict)   # `model_name`, `model_args`: what `save_model` records
+    run_id: str | None = None                        # 6 hex digits
+    run_name: str | None = None                      # `<config name>-<run id>`
+    resume_epoch: int = 0                            # the epoch a resumed fit starts at
+    val_loss: float | None = None                    # the last validation: loss, accuracy, kind (interval, epoch, stop)
+    val_acc: float | None = None
+    val_kind: str | None = None
+    stopped_early: bool = False                      # the time budget ended the fit
+    last_checkpoint: Path | None = None
+    paths: dict = field(default_factory=dict)        # the files the run wrote
+
+def run_state(learn) -> RunState:
+    "`learn`'s `RunState`; an empty one on first use, for a `Learner` built without `dirtymnist.learner.build_learner`."
+    rs = learn.__dict__.get('run_state')
+    if rs is None: rs = learn.run_state = RunState()
+    return rs

@@ -85,8 +85,16 @@ def source_override(glob, labels) -> str:
     "One data source `{filenames: GLOB, labels: CSV}` as an OmegaConf override value (paths quoted)."
     return '{filenames: %s, labels: %s}' % (json.dumps(str(glob)), json.dumps(str(labels)))
 
-def run_overrides(run: str, synth_a, valid, output_dir, synth_b=None, contest=None, seed: int = 0,
-                  pretrained_files=None, extra=()) -> tuple[dict, list[str]]:
+def run_overrides(run: str,               # a run id of `RUNS`, e.g. 'd269b1'
+                  synth_a,                # (glob, labels CSV) of the synthesized part A
+                  valid,                  # (glob, labels CSV) of the validation images
+                  output_dir,             # where the run writes its model and logs
+                  synth_b=None,           # (glob, labels CSV) of part B: joins `v2` runs only
+                  contest=None,           # (glob, labels CSV) of the contest's 50,000 images; None when absent
+                  seed: int = 0,          # train.seed
+                  pretrained_files=None,  # {model name: local weights file}; None: the hub's weights
+                  extra=()                # more `key=value` overrides, applied last
+                 ) -> tuple[dict, list[str]]:
     """`(preset, overrides)` that train `run` on its dataset: `contest`, `synth_a`, `synth_b` and `valid` are `(glob,
     labels_csv)` pairs (`contest` None when absent; `synth_b` joins only for `v2` runs)."""
     p = get_run(run)

@@ -120,7 +120,8 @@ class Browser:
         self.letter = W.Dropdown(options=['all'] + VOCAB, value='all', description='letter',
                                  layout=W.Layout(width='160px'))
         self.mode = W.ToggleButtons(options=['all', 'errors', 'correct'], value='all', description='show',
-                                    disabled=not has_err, style={'button_width': '70px'})
+                                    disabled=not has_err, layout=W.Layout(width='auto'),   # on one line with its label
+                                    style={'button_width': '70px', 'description_width': 'initial'})
         self.slider = W.IntSlider(min=1, max=1, value=1, description='item',
                                   continuous_update=False)   # counts from 1, as `count` does
         self.prev, self.next = W.Button(description='<', layout=W.Layout(width='40px')), W.Button(description='>',
@@ -169,8 +170,10 @@ class Browser:
     def _render(self):
         n, pos = len(self.positions), self.current
         self.count.value = f'{self.slider.value if n else 0} / {n}'
+        self.image.layout.display = 'none' if pos is None else None   # no empty image (a broken-image icon)
         if pos is None:
-            self.image.value, self.info.value = b'', '<i>no image passes these filters</i>'
+            self.image.value = b''
+            self.info.value = '<i>no image passes these filters: choose another letter or view</i>'
             return
         self.image.value = self.items.png(pos)
         d = self.items.describe(pos, self.threshold)
@@ -205,26 +208,48 @@ def _image_flags(y):
     if y.ndim > 2: y = y.flatten(2).amax(-1)
     return y.numpy()
 
-def show_grid(images, labels=None, probs=None, indices=None, max_n=9, ncols=3, threshold=0.5, figsize=None):
-    "Plot up to `max_n` images titled with their true (and predicted) letters; returns the figure."
+def _caption(ax, t, p, size):
+    "Letters under the image, one colour each: true ones green if found, red if missed; predicted ones orange if extra."
+    from matplotlib.offsetbox import AnchoredOffsetbox, HPacker, TextArea, VPacker
+    def line(head, letters, colour):
+        kids = [TextArea(head, textprops=dict(size=size, family='monospace', color='black'))]
+        kids += [TextArea(l, textprops=dict(size=size, family='monospace', weight='bold', color=colour(l)))
+                 for l in letters]
+        return HPacker(children=kids, pad=0, sep=0)
+    rows = [line('true ', t or '-', lambda l: 'black' if p is None else ('green' if l in p else 'red'))]
+    if p is not None: rows.append(line('pred ', p or '-', lambda l: 'green' if l in t else 'darkorange'))
+    box = AnchoredOffsetbox('upper center', child=VPacker(children=rows, pad=0, sep=2, align='left'), frameon=False,
+                            bbox_to_anchor=(0.5, -0.01), bbox_transform=ax.transAxes, pad=0, borderpad=0)
+    ax.add_artist(box)
+
+def show_grid(images,          # (N,H,W) or (N,C,H,W) array or tensor, or a list of images
+              labels=None,     # (N,26) true flags
+              probs=None,      # (N,26) predicted probabilities (or flags)
+              indices=None,    # what to title each image with, e.g. its index
+              max_n=9,         # at most this many images
+              ncols=3,         # images per row
+              threshold=0.5,   # cut for `probs`
+              figsize=None,    # default: 3 x 3.6 inches an image
+              size=11):        # font size of titles and letters
+    """Plot up to `max_n` images with their index above and their letters below; returns the figure. With both labels
+    and predictions each letter has a colour: true letters green when found, red when missed; predicted ones orange
+    when extra."""
     n = min(max_n, len(images))
     if n == 0: raise ValueError('no images to show')
     nrows = (n + ncols - 1) // ncols
-    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (3 * ncols, 3.3 * nrows), squeeze=False,
-                            layout='constrained')   # room for the titles
+    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (3 * ncols, 3.6 * nrows), squeeze=False,
+                            layout='constrained')   # room for the titles and captions
     for k, ax in enumerate(axs.flat):
         ax.axis('off')
         if k >= n: continue
         ax.imshow(_to_img(images[k]), cmap='gray')
+        if indices is not None: ax.set_title(f'#{indices[k]}', fontsize=size)
         t = None if labels is None else letters_str(labels[k])
         p = None if probs is None else letters_str(probs[k], threshold)
-        lines = ([f'#{indices[k]}'] if indices is not None else []) + ([f'true: {t}'] if t is not None
-                                                                       else []) + ([f'pred: {p}'] if p is not None
-                                                                               else [])
-        color = 'red' if t is not None and p is not None and t != p else ('green' if p is not None and t is not None
-                                                                          else 'black')
-        ax.set_title('\n'.join(lines), fontsize=9, color=color, family='monospace')
+        if t is not None: _caption(ax, t, p, size)
+        elif p is not None: ax.set_title(f'{ax.get_title()}\npred: {p}'.strip(), fontsize=size)
     return fig
+
 
 # %% ../nbs/18_explore.ipynb #50243a5e
 def show_batch(dls, max_n=9, ncols=3, train=True, **kwargs):
@@ -257,7 +282,14 @@ from .analysis import record_boxes, where_map
 
 HIT, MISS, UNKNOWN = '#2ecc40', '#ff4136', '#bbbbbb'   # box colours: predicted, missed, no prediction
 
-def show_where(img, record=None, hits=None, heat=None, ax=None, title=None, size=5.0, alpha=0.5):
+def show_where(img,            # (H,W) grey image
+               record=None,    # the generator's record of its letters (`placements_frame`): their boxes
+               hits=None,      # per recorded letter: True found (green), False missed (red), None unknown (grey)
+               heat=None,      # (H,W) map to overlay, e.g. `where_map`
+               ax=None,        # draw here; default: a new figure
+               title=None,     # the axes' title
+               size=5.0,       # figure side in inches, for a new figure
+               alpha=0.5):     # opacity of the heat map
     """Draw the grey image `img`, a `heat` map over it (e.g. `where_map`) and the boxes of the `record`'s letters, green
     where `hits` says the prediction has the letter, red where it missed it; returns the axes."""
     if ax is None: _, ax = plt.subplots(figsize=(size, size))
@@ -274,7 +306,7 @@ def show_where(img, record=None, hits=None, heat=None, ax=None, title=None, size
             ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, ec=col, lw=1.5, label=l))
             ax.text(x0, y0 - 1, l, color=col, fontsize=9, weight='bold', va='bottom')
     ax.set_xlim(-0.5, img.shape[1] - 0.5); ax.set_ylim(img.shape[0] - 0.5, -0.5); ax.set_axis_off()
-    if title: ax.set_title(title, fontsize=9, loc='left')
+    if title: ax.set_title(title, fontsize=13, loc='left')
     return ax
 
 class WhereBrowser(Browser):
@@ -303,7 +335,7 @@ class WhereBrowser(Browser):
             if self.items.probs is not None:
                 hits = [bool(self.items.probs[pos][VOCAB.index(l)] > self.threshold) for l in rec['letter']]
         if self.heat.value and self.net is not None: heat = where_map(self.net, img, self.heat_letter.value)
-        fig, ax = plt.subplots(figsize=(5, 5))
+        fig, ax = plt.subplots(figsize=(7, 7))
         show_where(img, rec, hits, heat, ax=ax,
                    title=f'image {self.items.index[pos]}' + (f': where the model sees {self.heat_letter.value!r}'
                                                              if heat is not None else ''))
@@ -315,7 +347,7 @@ class WhereBrowser(Browser):
         if self.current is None or not on: return
         fig = self.figure()
         buf = io.BytesIO()
-        fig.savefig(buf, format='png', dpi=72, bbox_inches='tight')
+        fig.savefig(buf, format='png', dpi=80, bbox_inches='tight')
         plt.close(fig)
         self.image.value = buf.getvalue()
 

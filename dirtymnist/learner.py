@@ -25,7 +25,7 @@ from .config import load_config
 from .model import save_model
 from .evaluate import contest_accuracy, tune_global_threshold
 from .data import BatchAugment
-from .core import base_dl, is_distributed, unwrap_model
+from .core import RunState, base_dl, is_distributed, run_state, unwrap_model
 from .config import config_to_dict
 from .callbacks import (AMP, BestModel, GradAccum, GradCheckpointing, IntervalValidation, LiveProgress, StepLogger,
                                   StopOnNaN, TimeBudget, WandbLogger, resolve_precision, valid_probs)
@@ -56,7 +56,7 @@ def build_learner(cfg, dls=None, model=None, loss_func=None, cbs=None) -> Learne
     if not IN_NOTEBOOK:
         # on a console LiveProgress shows progress; fastai's bar would redraw into logs
         learn.remove_cb(ProgressCallback)
-    learn.cfg, learn.precision, learn.model_meta = cfg, precision, p.model_meta
+    learn.run_state = RunState(config=config_to_dict(cfg), precision=precision, model_meta=p.model_meta)
     return learn
 
 # %% ../nbs/14_learner.ipynb #7e5d0b02
@@ -163,11 +163,12 @@ def fit_run(learn, cfg, tensors=None, ckpt=None):
     """Fit `learn` for `train.epochs`, from the checkpoint's epoch and batch when there is one, inside fastai's
     `distrib_ctx` under `torchrun`; whatever happens, the checkpoint's callback goes and AMP's autocast is left."""
     # not `start_epoch`: fastai's Recorder has a callback attribute of that name
-    learn.resume_epoch = int(ckpt['epoch']) if ckpt else 0
+    rs = run_state(learn)
+    rs.resume_epoch = int(ckpt['epoch']) if ckpt else 0
     if ckpt: learn.add_cb(ResumeFrom(tensors, ckpt))
     ctx = learn.distrib_ctx(**distrib_kwargs(learn, cfg)) if num_distrib() > 1 else nullcontext()
     try:
-        with ctx: learn.fit(int(cfg.train.epochs), lr=float(cfg.optim.lr), start_epoch=learn.resume_epoch)
+        with ctx: learn.fit(int(cfg.train.epochs), lr=float(cfg.optim.lr), start_epoch=rs.resume_epoch)
     finally:
         if ckpt: learn.remove_cb(ResumeFrom)
         for cb in learn.cbs:   # a fit that raised mid-batch: leave its autocast (the rest of the process in fp32)
@@ -181,12 +182,13 @@ def save_result(learn, cfg, stem, run_id) -> dict:
     best = learn.best_model
     t_tuned, acc_tuned = tuned_threshold(learn)
     if rank_distrib() == 0:
-        mm = dict(learn.model_meta or {})
+        rs = run_state(learn)
+        mm = dict(rs.model_meta or {})
         meta = dict(model_name=mm.get('model_name'), model_args=mm.get('model_args') or {},
                     image_size=int(cfg.data.image_size), vocab=list(VOCAB), threshold=0.5, threshold_tuned=t_tuned,
                     val_accuracy_tuned=acc_tuned, normalize=dict(mean=0.5, std=0.5), val_accuracy=best.best_acc,
                     config=config_to_dict(cfg), run_id=run_id, best_step=best.best_step, steps=int(learn.train_iter),
-                    stopped_early=bool(getattr(learn, 'stopped_early', False)), precision=learn.precision)
+                    stopped_early=rs.stopped_early, precision=rs.precision)
         paths['model'] = Path(save_model(unwrap_model(learn.model), stem, meta))
         paths['meta'] = stem.with_name(stem.name + '.json')
     if is_distributed(): torch.distributed.barrier()
@@ -211,12 +213,13 @@ def train(cfg, resume_from=None, resume_id=None, dls=None, model=None, cbs=None)
     if ckpt: check_fits(learn, tensors, resume_from)
     seed_rank(learn, int(cfg.train.seed))   # after the build: the same initial weights on every process
     stem = Path(cfg.train.output_dir)/f'{cfg.name}-{run_id}'
-    learn.run_id, learn.run_name = run_id, stem.name
+    rs = run_state(learn)
+    rs.run_id, rs.run_name = run_id, stem.name
     learn.step_logger.fname = stem.with_name(stem.name + '.log.csv')
     learn.add_cb(Checkpointer(stem))
     fit_run(learn, cfg, tensors, ckpt)
-    learn.paths = save_result(learn, cfg, stem, run_id)
-    return learn, learn.paths
+    rs.paths = save_result(learn, cfg, stem, run_id)
+    return learn, rs.paths
 
 # %% ../nbs/14_learner.ipynb #0b1ad520
 @call_parse

@@ -212,6 +212,7 @@ def _render_stroke(font, ch, rng):
 _DISK = {d: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (d, d)) for d in range(1, 40)}
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
+# %% ../nbs/02_letters.ipynb #81957277
 def _skeleton(mask):
     "Morphological skeleton of a binary uint8 mask: the centre lines of its strokes, whatever the font's weight."
     skel = np.zeros_like(mask)
@@ -234,6 +235,7 @@ def _jitter(img, rng):
     g = np.arange(_R, dtype=np.float32)
     return cv2.remap(img, g[None, :] + d[0], g[:, None] + d[1], cv2.INTER_LINEAR)
 
+# %% ../nbs/02_letters.ipynb #c54d8db6
 def _to28(img, rng, L, width=None, shift=1.5):
     "Fit the ink into `L` px (aspect kept) centred on its mass in 28x28; with `width`, redraw it with a pen that wide."
     ys, xs = np.nonzero(img > 40)
@@ -262,6 +264,7 @@ def _to28(img, rng, L, width=None, shift=1.5):
     out[oy:oy + h, ox:ox + w] = small
     return out
 
+# %% ../nbs/02_letters.ipynb #2c2ddea2
 def _builtin_one(letter, hfonts, mfonts, rng):
     "One 28x28 image of `letter` (0..25) in the contest's style."
     ch = VOCAB[letter].upper() if rng.random() < 0.5 else VOCAB[letter]

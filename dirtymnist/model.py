@@ -238,6 +238,7 @@ class _TimmUnpickler(pickle.Unpickler):
 _timm_pickle = types.ModuleType('_timm_pickle')
 _timm_pickle.Unpickler, _timm_pickle.load, _timm_pickle.__name__ = _TimmUnpickler, pickle.load, 'pickle'
 
+# %% ../nbs/08_model.ipynb #ea46e338
 def _arch_of(cfg) -> str | None:
     """The timm architecture a pickled model's (pretrained|default)_cfg describes: its `architecture`, else the model
     whose weights URL it names."""
@@ -263,6 +264,7 @@ def _rebuild(obj):
     except Exception: return None
     return fresh, arch, args
 
+# %% ../nbs/08_model.ipynb #41f76200
 def _load_pickled(p, trust_pickle, device):
     try: obj = torch.load(p, map_location='cpu', weights_only=True)
     except Exception as e:
@@ -308,6 +310,7 @@ def _header_meta(st) -> dict | None:
     try: return json.loads(text)
     except json.JSONDecodeError: raise ValueError(f'{st}: the metadata in its header is not valid JSON') from None
 
+# %% ../nbs/08_model.ipynb #a36d4751
 def _short(v, n=40): s = json.dumps(v); return s if len(s) <= n else s[:n - 3] + '...'
 
 def _check_agree(meta, head, js, st):

@@ -152,10 +152,19 @@ def _check_finite(p, files, vocab, name, precision):
         f'(computed in {precision or "fp32"})'
     )
 
-def predict(model_or_path, imagedir, image_size: int | None = None, batch_size: int = 64, use_tta: bool = False,
-            return_probs:
-                bool = False, device=None, threshold=None, trust_pickle: bool = False, num_workers: int | None = None,
-            meta: dict | None = None, progress: bool = True) -> pd.DataFrame:
+def predict(model_or_path,                   # a saved model (.safetensors + .json, or .pt), or a `(model, meta)` pair
+            imagedir,                        # folder of `<index>.png` (any zero padding), or a list of PNG paths
+            image_size: int | None = None,   # side the images are resized to; None: the model's own (its meta)
+            batch_size: int = 64,            # images per forward pass
+            use_tta: bool = False,           # mean sigmoid over the 4 rotations by 90 degrees
+            return_probs: bool = False,      # probabilities, not 0/1 flags
+            device=None,                     # 'cpu', 'cuda', a torch device; None: CUDA when there is one
+            threshold=None,                  # a number or 26 per-letter thresholds; None: the model's (0.5 if none)
+            trust_pickle: bool = False,      # allow unpickling a whole-model .pt file (runs code from the file)
+            num_workers: int | None = None,  # loader processes; None: 0 on the CPU, up to 8 on a GPU
+            meta: dict | None = None,        # the model's metadata when `model_or_path` is a bare model
+            progress: bool = True            # a progress bar (in Jupyter, or on a terminal)
+           ) -> pd.DataFrame:
     """Letters (0/1, or probabilities with `return_probs`) for every PNG in `imagedir`, indexed by image index, columns
     a..z."""
     check_number('image_size', image_size, lo=1)

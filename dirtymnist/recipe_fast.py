@@ -8,12 +8,7 @@ import inspect, math, time
 from dataclasses import dataclass
 from typing import ClassVar, List
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-from fastcore.basics import store_attr
-from fastai.callback.core import Callback
-from fastai.callback.schedule import ParamScheduler
-from fastai.data.core import DataLoaders
-from fastai.data.load import DataLoader
-from fastai.torch_core import default_device
+# the package before fastai: its filter for fastai's torch.jit warning (dirtymnist/__init__.py) is then in place
 from .letters import load_letters
 from .synth import SynthDataset, make_image
 from .nets import BG, WindowNet
@@ -21,9 +16,15 @@ from .config import ConfigError, config_to_dict, knob
 from .data import SetEpoch, source_letters
 from .model import create_model
 from .evaluate import correct_labels
-from .core import autocast_for, unwrap_model
+from .core import autocast_for, run_state, unwrap_model
 from .callbacks import IntervalValidation
 from .recipes import Parts, register_recipe, timm_opt_func
+from fastcore.basics import store_attr
+from fastai.callback.core import Callback
+from fastai.callback.schedule import ParamScheduler
+from fastai.data.core import DataLoaders
+from fastai.data.load import DataLoader
+from fastai.torch_core import default_device
 
 # %% auto #0
 __all__ = ['TRAIN_UNITS', 'IMAGE_WINDOWS', 'WindowGen', 'train_items', 'WindowDL', 'SynthTensors', 'WindowLoss',
@@ -218,7 +219,7 @@ class Calibrate(Callback):
         iv = getattr(self.learn, 'interval_validation', None)
         if self.training and iv is not None and (self.iter + 1) in getattr(iv, 'points', ()): self.calibrate()
     def after_cancel_fit(self):
-        if getattr(self.learn, 'stopped_early', False): self.calibrate()
+        if run_state(self.learn).stopped_early: self.calibrate()
 
 # %% ../nbs/13_recipe_fast.ipynb #ca1b0a03
 def fit_letter_calibration(f, y, count: bool = False, steps: int = 100):

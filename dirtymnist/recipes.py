@@ -10,15 +10,15 @@ from types import SimpleNamespace
 
 import torch
 from torch import nn
-from fastai.losses import BCEWithLogitsLossFlat
-from fastai.optimizer import OptimWrapper
-from omegaconf import DictConfig, OmegaConf
-
+# the package before fastai: its filter for fastai's torch.jit warning (dirtymnist/__init__.py) is then in place
 from .config import ConfigError, config_to_dict, find_recipe, get_recipe, list_recipes, register_recipe  # noqa: F401
 from .data import SetEpoch, get_dls
 from .model import create_model
 from .evaluate import acc
 from .callbacks import CosinePerEpoch
+from fastai.losses import BCEWithLogitsLossFlat
+from fastai.optimizer import OptimWrapper
+from omegaconf import DictConfig, OmegaConf
 
 # %% auto #0
 __all__ = ['Parts', 'build_parts', 'resolve_opt_name', 'timm_opt_func', 'model_kwargs', 'standard', 'untrained_model']

@@ -113,10 +113,19 @@ def _image(letters, seed, index, size, min_letters, max_letters, noise, dilate, 
         if record: pasted.append((li, cx, cy, scale, angle, dim, f, dil, x, y, patch))
     return canvas, labels, places, (_record_rows(index, pasted, size) if record else [])
 
-def make_image(letters: Letters, seed, index: int, size: int = 256, min_letters: int = 10, max_letters: int = 14,
-               noise: int = 254, dilate: bool = False, return_placements: bool = False, return_record: bool = False):
+def make_image(letters: Letters | str | None,  # `Letters`, None or 'builtin', 'builtin:valid', or a letter CSV
+               seed,                          # the dataset
+               index: int,                    # the image: it depends only on seed, index and the letters
+               size: int = 256,               # image side in pixels
+               min_letters: int = 10,         # fewest letters pasted
+               max_letters: int = 14,         # most letters pasted
+               noise: int = 254,              # background noise amplitude, 0 (black) to 255
+               dilate: bool = False,          # really dilate the letters it draws for it (the winner's is a no-op)
+               return_placements: bool = False,  # also `(k,5)` float32: letter, centre x, y, side, angle
+               return_record: bool = False):  # also the per-letter record as a DataFrame
     """Image `index` of the dataset `seed`: `(img uint8 (size,size), labels uint8[26])` [, placements float32 (k,5)] [,
-    record DataFrame]."""
+    record DataFrame]. `letters` as `load_letters` takes them: `Letters`, None or 'builtin', 'builtin:valid', a CSV."""
+    letters = load_letters(letters)
     if not 0 <= min_letters <= max_letters <= 26:
         raise ValueError('need 0 <= min_letters <= max_letters <= 26, got ' f'{min_letters}, {max_letters}')
     if not 0 <= noise <= 255: raise ValueError(f'noise must be in 0..255, got {noise}')
@@ -129,8 +138,9 @@ def make_image(letters: Letters, seed, index: int, size: int = 256, min_letters:
     return tuple(out)
 
 # %% ../nbs/03_synth.ipynb #618c81c9
-def synth_batch(letters: Letters, seed, indices, return_placements: bool = False, **kwargs):
+def synth_batch(letters: Letters | str | None, seed, indices, return_placements: bool = False, **kwargs):
     "Images `indices` of dataset `seed`: `(imgs (n,H,W) uint8, labels (n,26) uint8)` [, list of placements]."
+    letters = load_letters(letters)
     res = [make_image(letters, seed, int(i), return_placements=return_placements, **kwargs) for i in indices]
     size = kwargs.get('size', 256)
     imgs = np.stack([r[0] for r in res]) if res else np.zeros((0, size, size), np.uint8)
@@ -271,10 +281,23 @@ def _old_labels(csv: Path, seed, kw, overwrite: bool):
         )
     return old
 
-def synthesize(letters=None, output_dir='dirty_mnist', output_csv=None, num_images: int = 50000, index_offset: int = 0,
-               seed: int = 0, workers: int | None = None, overwrite: bool = False, progress: bool = True,
-               size: int = 256, min_letters: int = 10, max_letters: int = 14, noise: int = 254, dilate: bool = False,
-               placements=None, chunk: int = 100) -> Path:
+def synthesize(letters=None,                 # `Letters`, None or 'builtin', 'builtin:valid', or a letter CSV
+               output_dir='dirty_mnist',     # folder of the PNGs, `<index>.png` (made if missing)
+               output_csv=None,              # labels CSV `index,a..z`; None: `output_dir/labels.csv`
+               num_images: int = 50000,      # how many images
+               index_offset: int = 0,        # index of the first image (validation sets start at 100000)
+               seed: int = 0,                # the dataset: image i depends only on seed, i and the letters
+               workers: int | None = None,   # processes; None or 0: one per core; 1: this process
+               overwrite: bool = False,      # replace a folder that holds another dataset instead of refusing
+               progress: bool = True,        # a progress bar and a closing summary line
+               size: int = 256,              # image side in pixels
+               min_letters: int = 10,        # fewest letters pasted into an image
+               max_letters: int = 14,        # most letters pasted into an image
+               noise: int = 254,             # background noise amplitude, 0 (black) to 255
+               dilate: bool = False,         # really dilate the letters it draws for it (the winner's is a no-op)
+               placements=None,              # also write the per-letter record CSV here
+               chunk: int = 100              # images per task handed to a worker (and per resumable step)
+              ) -> Path:
     """Write images `index_offset..+num_images-1` as PNGs in `output_dir`, their labels to `output_csv` [and their
     per-letter record to `placements`]; resumable."""
     check_number('num_images', num_images, lo=1); check_number('index_offset', index_offset, lo=0)

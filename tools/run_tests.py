@@ -2,13 +2,18 @@
 
 1. `nbdev_export`, then check that no library file changed: notebooks and `dirtymnist/` are in sync.
 2. `nbdev_clean`, then check that no notebook changed: notebooks are clean.
-3. `nbdev_test` over every notebook (heavy `slow` and `gpu` cells skipped unless --flags names them).
+3. `tools/constraints.py`: the exact-version files (constraints.txt, constraints-gpu.txt) agree with each other and
+   with settings.ini.
+4. `bench/gpu_check.py --dry-run`: every stage of the GPU check on the CPU at tiny sizes (about 1.5 minutes), so that a
+   mistake in it cannot waste the first minutes of a GPU.
+5. `nbdev_test` over every notebook (heavy `slow` and `gpu` cells skipped unless --flags names them).
+6. nbdev's docs processing of every notebook (`tools/docs.py --check`: what `nbdev_proc_nbs` runs, into a temp folder).
 
-Step 3 is `nbdev_test` itself (the command the README names, with its pool of reused worker processes), so the two cannot
-drift apart; nbdev_test prints no counts, so this script reads its list of failed notebooks and ends with the plain line
-`N passed, M failed` that CI looks for.
+Step 5 is `nbdev_test` itself (the command the README names, with its pool of reused worker processes), so the two
+cannot drift apart; nbdev_test prints no counts, so this script reads its list of failed notebooks and ends with the
+plain line `N passed, M failed` that CI looks for.
 """
-import argparse, hashlib, os, subprocess, sys, time
+import argparse, hashlib, os, subprocess, sys, tempfile, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +37,19 @@ def check_unchanged(cmd, pattern, what):
     return changed
 
 
+def run_step(cmd, what, tail=25):
+    "Run `cmd` (this interpreter); True if it exits 0, else print its last lines and False."
+    t = time.time()
+    res = subprocess.run([sys.executable, *cmd], cwd=ROOT, capture_output=True, text=True,
+                         env={'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', **os.environ})
+    if res.returncode:
+        print('\n'.join((res.stdout + res.stderr).splitlines()[-tail:]))
+        print(f'FAIL {what}: `{" ".join(cmd)}` exited {res.returncode}')
+        return False
+    print(f'ok   {what} ({time.time() - t:.0f}s)', flush=True)
+    return True
+
+
 def notebooks(path=None):
     "The notebooks `nbdev_test --path path` tests: nbdev's own glob and `.notest` rule."
     from nbdev.test import nbglob, _keep_file
@@ -48,7 +66,8 @@ def run_nbdev_test(path, flags, workers):
     print('$ nbdev_test ' + ' '.join(cmd[1:]), flush=True)
     # one core's worth of threads per worker, so that two notebooks do not fight over two cores
     env = {'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', **os.environ}
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            bufsize=1)
     failed, in_list = [], False
     for line in proc.stdout:
         print(line, end='', flush=True)
@@ -60,12 +79,21 @@ def run_nbdev_test(path, flags, workers):
     return [n for n in names if n not in failed], failed
 
 
+def check_docs_processing():
+    "Step 4: nbdev's notebook processing for the docs site succeeds for every notebook (tools/docs.py --check)."
+    res = subprocess.run([sys.executable, str(ROOT/'tools'/'docs.py'), '--check'], cwd=ROOT)
+    print('ok   docs processing' if res.returncode == 0 else 'FAIL docs processing (tools/docs.py --check)', flush=True)
+    return res.returncode == 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--flags', default='', help='space-separated test flags to run too, e.g. "slow"')
     ap.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument('--path', default=None, help='run only this notebook or folder')
     ap.add_argument('--skip-checks', action='store_true', help='skip the export/clean checks')
+    ap.add_argument('--skip-gpu-check', action='store_true',
+                    help='skip the constraints check and the GPU check dry run')
     args = ap.parse_args()
     os.chdir(ROOT)
     t0 = time.time()
@@ -76,9 +104,16 @@ def main():
             bad = check_unchanged(cmd, pattern, what)
             if bad: failed += 1
             else: passed += 1; print(f'ok   {what}')
+    if args.path is None and not args.skip_gpu_check:
+        with tempfile.TemporaryDirectory() as out:
+            for cmd, what in [(['tools/constraints.py'], 'constraints files agree'),
+                              (['bench/gpu_check.py', '--dry-run', '--out', out], 'GPU check, dry run on the CPU')]:
+                if run_step(cmd, what): passed += 1
+                else: failed += 1
     ok, bad = run_nbdev_test(args.path, args.flags.split(), args.workers)
     passed, failed = passed + len(ok), failed + len(bad)
     for n in bad: print(f'FAIL {n}')
+    if not (args.skip_checks or args.path): docs_ok = check_docs_processing(); passed += docs_ok; failed += not docs_ok
     print(f'suite took {time.time() - t0:.0f}s')
     print(f'{passed} passed, {failed} failed')
     sys.exit(1 if failed else 0)
