@@ -14,27 +14,21 @@ from the best cell; `both` = both losses. Appends one row per validation to `--o
 nbs/research/cells_curves.csv): backbone, mode, size, stride, images, minutes (training, from the step log), images_s,
 accuracy (contest metric, held-out letters, no TTA), tta (the same with 4x rot90 TTA, last row only), cpu, threads.
 """
-import argparse, csv, sys, time, warnings
+import argparse, sys, time, warnings
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT/'bench'))
+from timm_start import append_rows   # noqa: E402
 
 
 def cells_config(overrides, **cells):
-    "The `cpu_small` config with recipe `cells`, its `cells` block set (also before the registry knew recipe blocks)."
-    from omegaconf import OmegaConf
-    from dirtymnist.config import ConfigError, load_config
-    from dirtymnist.recipe_cells import CellsConfig
-    try: return load_config('cpu_small', ['recipe=cells'] + [f'cells.{k}={v}' for k, v in cells.items()] + overrides)
-    except ConfigError as e:
-        if 'cells' not in str(e): raise
-    cfg = load_config('cpu_small', overrides)
-    OmegaConf.set_struct(cfg, False)
-    cfg.recipe, cfg.cells = 'cells', OmegaConf.structured(CellsConfig(**cells))
-    return cfg
+    "The `cpu_small` config with recipe `cells` and its `cells` block set."
+    from dirtymnist.config import load_config
+    return load_config('cpu_small', ['recipe=cells'] + [f'cells.{k}={v}' for k, v in cells.items()] + overrides)
 
 
 def main():
@@ -44,7 +38,7 @@ def main():
     ap.add_argument('--images', type=int, default=4800); ap.add_argument('--every', type=int, default=800)
     ap.add_argument('--bs', type=int, default=16); ap.add_argument('--lr', type=float, default=2e-3)
     ap.add_argument('--n-valid', type=int, default=300); ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--precision', default='fp32', help='train.precision (auto: bf16 where the CPU computes it natively)')
+    ap.add_argument('--precision', default='fp32', help='train.precision (auto: bf16 where the CPU has it natively)')
     ap.add_argument('--out', default=str(ROOT/'nbs'/'research'/'cells_curves.csv'))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -67,7 +61,8 @@ def main():
     cfg = cells_config(letters + [
         f'model.model_name={a.backbone}', 'model.drop_rate=0', 'model.drop_path_rate=0', f'data.image_size={a.size}',
         f'data.num_train={a.every}', f'data.num_valid={a.n_valid}', f'train.batch_size={a.bs}',
-        f'train.epochs={a.images // a.every}', 'train.max_minutes=0', f'optim.lr={a.lr}', f'train.precision={a.precision}',
+        f'train.epochs={a.images // a.every}', 'train.max_minutes=0', f'optim.lr={a.lr}',
+        f'train.precision={a.precision}',
         f'train.output_dir={tmp/"runs"}', 'train.log_every_n_steps=10', 'data.num_workers=0'],
         stride=a.stride, calib_images=128, **mode)
     t0 = time.time()
@@ -93,13 +88,9 @@ def main():
         rows.append(dict(backbone=a.backbone, mode=a.mode, size=a.size, stride=a.stride, images=seen,
                          minutes=round(r['seconds'] / 60, 2), images_s=round(seen / max(r['seconds'], 1e-9), 1),
                          accuracy=round(float(r['valid_acc']), 4), tta=round(tta, 4) if k == len(va) - 1 else '',
-                         cpu=cpu, threads=a.threads, precision=learn.precision))
+                         cpu=cpu, threads=a.threads, precision=learn.run_state.precision))
         print(rows[-1], flush=True)
-    new = not Path(a.out).is_file()
-    with open(a.out, 'a', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        if new: w.writeheader()
-        w.writerows(rows)
+    append_rows(a.out, rows)
 
 
 if __name__ == '__main__':

@@ -62,6 +62,15 @@ def images(letters, n, seed, lo, hi, size):
     return xs, ys
 
 
+def append_rows(path, rows):
+    "Append the dicts `rows` to the curves CSV `path` (its header first when the file is new)."
+    new = not Path(path).is_file()
+    with open(path, 'a', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        if new: w.writeheader()
+        w.writerows(rows)
+
+
 def norm(x): return x.float().div(255).sub(0.5).div(0.5)
 
 
@@ -177,11 +186,7 @@ def main():
         with learn.no_bar(), learn.no_logging(), warnings.catch_warnings():
             warnings.simplefilter('ignore')
             learn.fit(n_epoch, lr=a.lr)
-    new = not Path(a.out).is_file()
-    with open(a.out, 'a', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        if new: w.writeheader()
-        w.writerows(rows)
+    append_rows(a.out, rows)
 
 
 if __name__ == '__main__':

@@ -9,8 +9,8 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from timm.models import register_model
 
 # %% auto #0
-__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'calibrated', 'WindowNet', 'dm_windownet', 'SmallCNN', 'dm_smallcnn', 'cell_backbone',
-           'CellNet', 'dm_cells']
+__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'calibrated', 'ContiguousModule', 'WindowNet', 'dm_windownet', 'SmallCNN', 'dm_smallcnn',
+           'cell_backbone', 'CellNet', 'dm_cells']
 
 # %% ../nbs/07_nets.ipynb #9771435f
 SAT = 0.996   # a pixel of 255 normalised with mean 0.5, sd 0.5 is 1.0; 254 is 0.992
@@ -28,7 +28,15 @@ def _cbr(i, o, s=1, k=3):
     "`k`x`k` convolution without padding, batch norm, ReLU."
     return nn.Sequential(nn.Conv2d(i, o, k, s, 0, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
 
-class WindowNet(nn.Module):
+class ContiguousModule(nn.Module):
+    """An `nn.Module` whose `state_dict` holds contiguous tensors (safetensors needs them), whatever memory format
+    (channels_last) it runs in for speed: the base of the project's networks."""
+    def state_dict(self, *args, **kwargs):
+        sd = super().state_dict(*args, **kwargs)
+        for k, v in sd.items(): sd[k] = v.contiguous()
+        return sd
+
+class WindowNet(ContiguousModule):
     """A letter spotter of unpadded convolutions: a `window` px square -> 27 logits (26 letters + background); a whole
     image -> one cell every `stride` px."""
     def __init__(self, stem=32, layers=((64, 2), (96, 1), (128, 2), (128, 1)), down=4, orbit=True, num_classes=26,
@@ -121,11 +129,6 @@ class WindowNet(nn.Module):
             return self.cells(x).flatten(1)   # training windows: (B, 27)
         m = self.cells(self.padded(x))
         return m if self.training else self.presence(m)
-    def state_dict(self, *args, **kwargs):
-        "Contiguous tensors (safetensors needs them), whatever the memory format used for speed."
-        sd = super().state_dict(*args, **kwargs)
-        for k, v in sd.items(): sd[k] = v.contiguous()
-        return sd
 
 # %% ../nbs/07_nets.ipynb #9c392b92
 @register_model
@@ -206,7 +209,7 @@ def cell_backbone(name: str, stride: int = 16, create=None, **kwargs):
     return m, int(m.num_features), True
 
 # %% ../nbs/07_nets.ipynb #02bf4139
-class CellNet(nn.Module):
+class CellNet(ContiguousModule):
     """A timm backbone read at `stride` with a 1x1 head over 26 letters + background at every cell; training returns
     `(image logits (B, 26), cell logits (B, 27, h, w))`, eval the calibrated image logits `(B, 26)`."""
     def __init__(self, backbone='resnet18', stride=16, image_head='cells', in_chans=1, num_classes=26,
@@ -238,11 +241,6 @@ class CellNet(nn.Module):
         c = self.head(f)
         z = self.image_logits(c, f)
         return (z, c) if self.training else calibrated(z.float(), self.calib)
-    def state_dict(self, *args, **kwargs):
-        "Contiguous tensors (safetensors needs them), whatever the memory format used for speed."
-        sd = super().state_dict(*args, **kwargs)
-        for k, v in sd.items(): sd[k] = v.contiguous()
-        return sd
 
 @register_model
 def dm_cells(pretrained=False, **kwargs):

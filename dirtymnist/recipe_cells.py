@@ -20,7 +20,7 @@ from .config import ConfigError, config_to_dict, knob
 from .data import SetEpoch, read_gray, read_sources, source_letters, train_aug
 from .core import autocast_for, unwrap_model
 from .recipes import Parts, register_recipe, timm_opt_func
-from .recipe_fast import (Calibrate, TimeSchedule, WindowDL, WindowLoss, _numpy_rng, _point_classes,
+from .recipe_fast import (Calibrate, TimeSchedule, WindowDL, WindowLoss, numpy_rng, point_classes,
                                     fit_calibration)
 
 # %% auto #0
@@ -46,7 +46,7 @@ def cell_classes(img, keypoints, cls, stride: int = 16):
     kp = np.asarray(keypoints, np.float64).reshape(-1, 4)
     pl = np.stack([np.asarray(cls, np.float64), kp[:, 0] * f, kp[:, 1] * f, kp[:, 3] * f], 1)
     c = (np.arange(size // stride) + 0.5) * stride * f
-    out = _point_classes(*np.meshgrid(c, c), pl)
+    out = point_classes(*np.meshgrid(c, c), pl)
     h = size // stride
     blank = (img[:h * stride, :h * stride].reshape(h, stride, h, stride) == 0).all((1, 3))
     out[blank] = BG
@@ -87,7 +87,7 @@ class CellsGen:
         "`(x (n,1,S,S) float in [-1,1], labels (n,26) float, cells (n,h,w) int64)`, all drawn from `g`."
         if stride is not None and int(stride) != self.stride:
             raise ValueError(f'CellsGen makes cells of {self.stride} px, asked for {stride}')
-        rng = _numpy_rng(g)
+        rng = numpy_rng(g)
         ims, labs, cells = zip(*[self.item(rng) for _ in range(n)])
         return (_input(np.stack(ims)), torch.from_numpy(np.stack(labs).astype(np.float32)),
                 torch.from_numpy(np.stack(cells)))

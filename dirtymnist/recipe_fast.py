@@ -27,9 +27,9 @@ from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 
 # %% auto #0
-__all__ = ['TRAIN_UNITS', 'IMAGE_WINDOWS', 'WindowGen', 'train_items', 'WindowDL', 'SynthTensors', 'WindowLoss',
-           'presence_features', 'fit_calibration', 'Calibrate', 'fit_letter_calibration', 'TimeSchedule', 'FastConfig',
-           'window_net', 'fast']
+__all__ = ['TRAIN_UNITS', 'IMAGE_WINDOWS', 'point_classes', 'numpy_rng', 'WindowGen', 'train_items', 'WindowDL', 'SynthTensors',
+           'WindowLoss', 'presence_features', 'fit_calibration', 'Calibrate', 'fit_letter_calibration', 'TimeSchedule',
+           'FastConfig', 'window_net', 'fast']
 
 # %% ../nbs/13_recipe_fast.ipynb #7141ed0d
 def _radius(side):
@@ -37,7 +37,7 @@ def _radius(side):
     being 28 px x its scale."""
     return np.maximum(12.0, 0.3 * np.asarray(side, np.float64))
 
-def _point_classes(x, y, placements):
+def point_classes(x, y, placements):
     """The class of a cell centred at each point `(x, y)` of an image with these `placements` (`make_image`'s `(k, 5)`):
     the letter whose radius holds it (the nearest in radii), `BG` at least 4 px outside every radius, -100 (not scored)
     in between."""
@@ -56,7 +56,9 @@ def _as_input(a) -> torch.Tensor:
     "uint8 images `(n, S, S)` as the network reads them: `(n, 1, S, S)` float in [-1, 1]."
     return torch.from_numpy(np.ascontiguousarray(a)).float().div_(127.5).sub_(1)[:, None]
 
-def _numpy_rng(g: torch.Generator): return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g)))
+def numpy_rng(g: torch.Generator) -> np.random.Generator:
+    "A numpy generator seeded by one draw of the torch generator `g` (the batch's randomness, from `g` alone)."
+    return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=g)))
 
 class WindowGen:
     """Training windows as cells of Dirty-MNIST images see them, cut from whole images that `synth.make_image` makes:
@@ -78,26 +80,26 @@ class WindowGen:
         canvas = rng.integers(0, 256, (H + 2 * P, H + 2 * P), dtype=np.uint8)   # the image in a frame of fresh noise
         canvas[P:P + H, P:P + H] = img
         cx, cy, r, k = pl[:, 1].astype(np.float64), pl[:, 2].astype(np.float64), _radius(pl[:, 3]), len(pl)
-        # a window per letter, centred anywhere within the letter's radius; its class by `_point_classes`
+        # a window per letter, centred anywhere within the letter's radius; its class by `point_classes`
         d, a = r * np.sqrt(rng.random(k)), rng.random(k) * 2 * math.pi
         wx, wy = cx + d * np.cos(a), cy + d * np.sin(a)
         # background windows where the cells are, at least 4 px outside every letter's radius
         nb = rng.binomial(k, self.p_background / (1 - self.p_background)) if self.p_background else 0
         bx, by = rng.uniform(8, H - 8, 4 * nb + 8), rng.uniform(8, H - 8, 4 * nb + 8)
-        free = _point_classes(bx, by, pl) == BG
+        free = point_classes(bx, by, pl) == BG
         xs, ys = np.concatenate([wx, bx[free][:nb]]), np.concatenate([wy, by[free][:nb]])
         i0, j0 = np.rint(ys).astype(int) + P - S // 2, np.rint(xs).astype(int) + P - S // 2
         w = np.stack([canvas[i:i + S, j:j + S] for i, j in zip(i0, j0)])
-        return w, np.concatenate([_point_classes(wx, wy, pl), np.full(len(xs) - k, BG)])
+        return w, np.concatenate([point_classes(wx, wy, pl), np.full(len(xs) - k, BG)])
     def cell_classes(self, placements, stride: int = 16):
         """The class of every `stride` px cell of an image with these `placements`, by the rule the windows are cut by
-        (`_point_classes`): `(H/stride, H/stride)`, cell j centred at stride*(j+1/2)."""
+        (`point_classes`): `(H/stride, H/stride)`, cell j centred at stride*(j+1/2)."""
         c = (np.arange(self.image_size // stride) + 0.5) * stride
-        return _point_classes(*np.meshgrid(c, c), placements)
+        return point_classes(*np.meshgrid(c, c), placements)
     def images(self, n: int, g: torch.Generator, stride: int = 16):
         """`(x (n,1,H,H) float in [-1,1], classes (n, H/stride, H/stride) int64)`: `n` new whole images and the class
         of each of their cells (`cell_classes`), all drawn from `g`."""
-        rng, ims, ts = _numpy_rng(g), [], []
+        rng, ims, ts = numpy_rng(g), [], []
         for _ in range(n):
             img, _, pl = self._image(rng)
             ims.append(img); ts.append(self.cell_classes(pl, stride))
@@ -105,7 +107,7 @@ class WindowGen:
     def batch(self, n: int, g: torch.Generator):
         """`(x (n,1,S,S) float in [-1,1], classes (n,) int64)`: windows of as many new images as it takes, shuffled, all
         drawn from `g`."""
-        rng, ws, cs, m = _numpy_rng(g), [], [], 0
+        rng, ws, cs, m = numpy_rng(g), [], [], 0
         while m < n:
             w, c = self.windows(rng); ws.append(w); cs.append(c); m += len(c)
         o = rng.permutation(m)[:n]
