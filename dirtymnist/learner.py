@@ -249,7 +249,10 @@ def _broadcast(self, t, rank):
 
 def _broadcast_on_gloo():
     """Give fastai's `DistributedDL` a broadcast that works under gloo (called by `init_distributed` once the group
-    exists)."""
+    exists). fastai's own puts the shuffled order on a CUDA tensor, which gloo on CPU processes cannot send; a subclass
+    would not do, because fastai's `distrib_ctx` builds its `DistributedDL` itself, so the method is replaced where
+    it lives, for the gloo backend only (nccl keeps fastai's). Remove it once fastai broadcasts on the backend's
+    device."""
     import fastai.distributed as fd
     if torch.distributed.get_backend() != 'nccl': fd.DistributedDL._broadcast = _broadcast
 
