@@ -36,8 +36,8 @@ The papermill runs use a kernel spec of this interpreter written to a temporary 
 cuDNN is set as `dirtymnist_train` sets it (`dirtymnist.learner.cudnn_flags(train.deterministic)`; `--deterministic`).
 Without CUDA (and without `--dry-run`) it says so and exits with status 2.
 """
-import argparse, contextlib, gc, importlib.util, io, json, os, platform, signal, subprocess, sys, tempfile, time
-import traceback, warnings
+import argparse, contextlib, gc, importlib.util, io, json, os, platform, shutil, signal, subprocess, sys, tempfile
+import time, traceback, warnings
 from pathlib import Path
 
 import torch
@@ -90,6 +90,7 @@ def parse(argv=None):
     p.add_argument('--fast-minutes', type=float, default=None, help='training minutes of the fast stage (default 3)')
     p.add_argument('--papermill-seconds', type=float, default=None, help='seconds before the papermill run is killed')
     p.add_argument('--deterministic', action='store_true', help='train.deterministic=true: deterministic cuDNN')
+    p.add_argument('--keep-tmp', action='store_true', help='keep the temporary folder (images, models, checkpoints)')
     return p.parse_args(argv)
 
 
@@ -505,8 +506,12 @@ def main(argv=None):
             c.res['stages'][name] = dict(status='failed', seconds=round(time.perf_counter() - t, 1), error=msg,
                                          traceback=traceback.format_exc()[-3000:])
     c.res['seconds'] = round(c.elapsed(), 1)
+    if a.keep_tmp: c.res['tmp'] = str(c.tmp)
+    else: shutil.rmtree(c.tmp, ignore_errors=True)
     with atomic_write(c.out/'gpu_check.json') as f: json.dump(c.res, f, indent=1, default=str)
-    with atomic_write(c.out/'gpu_check.md') as f: f.write(markdown(c.res))
+    report = markdown(c.res)
+    with atomic_write(c.out/'gpu_check.md') as f: f.write(report)
+    print('\n' + report)
     failed = [n for n, s in c.res['stages'].items() if s['status'] != 'ok']
     c.say(f'done in {c.elapsed():.0f} s: {len(c.stages) - len(failed)} stage(s) ok'
           + (f', FAILED: {", ".join(failed)}' if failed else '') + f'; report {c.out/"gpu_check.md"}')
