@@ -36,8 +36,8 @@ The papermill runs use a kernel spec of this interpreter written to a temporary 
 cuDNN is set as `dirtymnist_train` sets it (`dirtymnist.learner.cudnn_flags(train.deterministic)`; `--deterministic`).
 Without CUDA (and without `--dry-run`) it says so and exits with status 2.
 """
-import argparse, contextlib, gc, importlib.util, io, json, os, platform, signal, subprocess, sys, tempfile, time
-import traceback, warnings
+import argparse, contextlib, gc, importlib.util, io, json, os, platform, shutil, signal, subprocess, sys, tempfile
+import time, traceback, warnings
 from pathlib import Path
 
 import torch
@@ -59,14 +59,15 @@ VARIANTS = [('bf16', True, False), ('bf16', False, False), ('fp16', True, False)
 FULL = [(p, c, cl) for p in ('bf16', 'fp16', 'fp32') for c in (True, False) for cl in (False, True)]
 
 # sizes and times of the real check, and of the dry run (tiny, on the CPU, under two minutes on 2 cores)
-GPU = dict(device='cuda', size=384, batches=[64, 128, 512], warmup=2, steps=2, images=2000, input_bs=128,
+GPU = dict(device='cuda', step_floor=45, size=384, batches=[64, 128, 512], warmup=2, steps=2, images=2000, input_bs=128,
            input_batches=12, predict_bs=128, fast_minutes=3.0, pm_first_s=90, pm_resume_min=0.25, budget=470,
            model_override=[], pm_config='tf_efficientnetv2_s_in21k',
            pm_overrides=['data.num_train=8192', 'data.num_valid=512', 'train.batch_size=64', 'data.image_size=384',
                          'train.validation_interval=0.25', 'train.epochs=1000', 'train.log_every_n_steps=5'],
            fast_overrides=[])
-DRY = dict(device='cpu', size=32, batches=[4], s_variants=1, warmup=1, steps=2, images=64, input_bs=4, input_batches=3,
-           predict_bs=16, fast_minutes=0.08, pm_first_s=0, pm_resume_min=0.05, budget=110,
+# the dry run's budget is only a safety net (a loaded machine must not fail `make test`): about 45 s of CPU time
+DRY = dict(device='cpu', size=32, batches=[4], s_variants=1, step_floor=90, warmup=1, steps=2, images=64, input_bs=4,
+           input_batches=3, predict_bs=16, fast_minutes=0.08, pm_first_s=0, pm_resume_min=0.05, budget=600,
            model_override=['model.model_name=test_efficientnet'], pm_config='cpu_small',
            pm_overrides=['model.model_name=test_efficientnet', 'data.num_train=128', 'data.num_valid=16',
                          'train.batch_size=16', 'data.image_size=32', 'train.validation_interval=0.25',
@@ -90,6 +91,7 @@ def parse(argv=None):
     p.add_argument('--fast-minutes', type=float, default=None, help='training minutes of the fast stage (default 3)')
     p.add_argument('--papermill-seconds', type=float, default=None, help='seconds before the papermill run is killed')
     p.add_argument('--deterministic', action='store_true', help='train.deterministic=true: deterministic cuDNN')
+    p.add_argument('--keep-tmp', action='store_true', help='keep the temporary folder (images, models, checkpoints)')
     return p.parse_args(argv)
 
 
@@ -207,7 +209,7 @@ def stage_step(c):
     share = c.left() - sum(RESERVE[s] for s in STAGES[STAGES.index('input'):] if s in c.stages) \
         - (60 * c.plan['fast_minutes'] if 'fast' in c.stages else 0) \
         - (c.plan['pm_first_s'] + 60 * c.plan['pm_resume_min'] if 'papermill' in c.stages else 0)
-    share = max(share, 45.0)
+    share = max(share, c.plan['step_floor'])
     rows, variants = [], FULL if c.a.full else VARIANTS
     t_end = time.perf_counter() + share
     for mi, key in enumerate(c.models):
@@ -505,8 +507,12 @@ def main(argv=None):
             c.res['stages'][name] = dict(status='failed', seconds=round(time.perf_counter() - t, 1), error=msg,
                                          traceback=traceback.format_exc()[-3000:])
     c.res['seconds'] = round(c.elapsed(), 1)
+    if a.keep_tmp: c.res['tmp'] = str(c.tmp)
+    else: shutil.rmtree(c.tmp, ignore_errors=True)
     with atomic_write(c.out/'gpu_check.json') as f: json.dump(c.res, f, indent=1, default=str)
-    with atomic_write(c.out/'gpu_check.md') as f: f.write(markdown(c.res))
+    report = markdown(c.res)
+    with atomic_write(c.out/'gpu_check.md') as f: f.write(report)
+    print('\n' + report)
     failed = [n for n, s in c.res['stages'].items() if s['status'] != 'ok']
     c.say(f'done in {c.elapsed():.0f} s: {len(c.stages) - len(failed)} stage(s) ok'
           + (f', FAILED: {", ".join(failed)}' if failed else '') + f'; report {c.out/"gpu_check.md"}')

@@ -8,8 +8,8 @@ range of settings.ini) and pins the rest.
 
 Usage:
   python tools/constraints.py --write   # after changing the environment on purpose: pip freeze of this interpreter
-  python tools/constraints.py           # check only (tools/run_tests.py): the two files agree, and nothing
-                                        # declared in settings.ini is missing from them
+  python tools/constraints.py           # check only (tools/run_tests.py): the two files agree, and every
+                                        # requirement of settings.ini is pinned at a version in its range
 """
 import argparse, re, shlex, subprocess, sys
 from configparser import ConfigParser
@@ -39,10 +39,11 @@ def parse(path):
 
 
 def declared():
-    "Names settings.ini requires (requirements and dev_requirements), normalised."
+    "The requirements settings.ini declares (requirements and dev_requirements), as `packaging` Requirements."
+    from packaging.requirements import Requirement
     cfg = ConfigParser(delimiters=['=']); cfg.read(ROOT/'settings.ini')
     reqs = shlex.split(cfg['DEFAULT'].get('requirements', '')) + shlex.split(cfg['DEFAULT'].get('dev_requirements', ''))
-    return [norm(re.match(r'[A-Za-z0-9._-]+', r)[0]) for r in reqs]
+    return [Requirement(r) for r in reqs]
 
 
 def write():
@@ -63,9 +64,14 @@ def check():
     errors = [f'{GPU.name}: {k} is {gpu.get(k, ("", "missing"))[1]}, {FULL.name} says {v[1]}'
               for k, v in want.items() if gpu.get(k) != v]
     errors += [f'{GPU.name}: {k} pins the torch stack or is not in {FULL.name}' for k in gpu if k not in want]
-    errors += [f'{FULL.name}: settings.ini requires {k}, which is not pinned' for k in declared() if k not in full]
+    for r in declared():
+        pin = full.get(norm(r.name))
+        if pin is None: errors.append(f'{FULL.name}: settings.ini requires {r.name}, which is not pinned')
+        elif not r.specifier.contains(pin[1], prereleases=True):
+            errors.append(f'{FULL.name}: {pin[0]}=={pin[1]} is outside settings.ini\'s range {r}')
     for e in errors: print(e)
-    print(f'constraints: {len(errors)} problem(s)' if errors else f'constraints: {len(full)} pins, the two files agree')
+    print(f'constraints: {len(errors)} problem(s)' if errors else
+          f'constraints: {len(full)} pins, the two files agree and fit settings.ini')
     return not errors
 
 
