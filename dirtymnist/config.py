@@ -175,6 +175,7 @@ def register_recipe(fn=None, *, name: str | None = None, config: type | None = N
         return f
     return _reg(fn) if fn is not None else _reg
 
+@functools.lru_cache(maxsize=1)
 def _package_recipes() -> dict[str, str]:
     """The package's own recipes, imported or not: name -> module (`standard` in `dirtymnist.recipes`, every other
     one in its module `dirtymnist.recipe_<name>`)."""
@@ -296,7 +297,7 @@ def _foreign_blocks(raw: dict, schema: type, recipe: str, src: str):
 def _read(name_or_path):
     "Return (raw dict, source description, default name)."
     if isinstance(name_or_path, DictConfig): return OmegaConf.to_container(name_or_path), 'config', ''
-    if isinstance(name_or_path, dict): return dict(name_or_path), 'config', ''
+    if isinstance(name_or_path, dict): return copy.deepcopy(name_or_path), 'config', ''   # loading never edits it
     s = str(name_or_path)
     p = Path(s)
     if not (p.is_file() or p.suffix in ('.yaml', '.yml')):
