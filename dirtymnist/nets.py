@@ -9,13 +9,22 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from timm.models import register_model
 
 # %% auto #0
-__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'calibrated', 'ContiguousModule', 'WindowNet', 'dm_windownet', 'SmallCNN', 'dm_smallcnn',
-           'cell_backbone', 'CellNet', 'dm_cells']
+__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'IMAGE_HEADS', 'ink_planes', 'calibrated', 'ContiguousModule', 'WindowNet',
+           'dm_windownet', 'SmallCNN', 'dm_smallcnn', 'cell_backbone', 'CellNet', 'dm_cells']
 
 # %% ../nbs/07_nets.ipynb #9771435f
 SAT = 0.996   # a pixel of 255 normalised with mean 0.5, sd 0.5 is 1.0; 254 is 0.992
 BG = 26       # the background class: no letter centred in the window
 CALIBRATIONS = ('global', 'letter', 'letter_count')   # `WindowNet(calibration=)`: see `WindowNet.presence`
+IMAGE_HEADS = ('cells', 'count', 'pool')   # `CellNet(image_head=)`: see `CellNet.image_logits`
+
+def ink_planes(x, k: int = 1):
+    """The two planes a letter finder reads from images `x` `(B, C, H, W)` (grey in [-1, 1], channel 0 read) at 1/`k` of
+    the resolution: the fraction of saturated pixels (as -1..1) and the mean grey level. The letters are pasted at full
+    ink and the uniform noise reaches it once in 256 pixels, so the first plane nearly draws the letters alone."""
+    x = x[:, :1].float()
+    if k == 1: return (x > SAT).float() * 2 - 1, x
+    return F.avg_pool2d((x > SAT).float(), k) * 2 - 1, F.avg_pool2d(x, k)
 
 def calibrated(f, calib):
     """Image logits from presence features `f` `(B, 26)` and a calibration `calib`: `s * (f - t)` with one `(s, t)` (2
@@ -76,8 +85,9 @@ class WindowNet(ContiguousModule):
     def planes(self, x):
         """The two input planes at `fold`/`down` of the resolution: the fraction of saturated pixels and the mean grey
         level (x the pooling size)."""
-        x, k = x[:, :1].float(), self.down // self.fold
-        return F.avg_pool2d((x > SAT).float(), k) * 2 - 1, F.avg_pool2d(x, k) * k
+        k = self.down // self.fold
+        sat, grey = ink_planes(x, k)
+        return sat, grey * k
     def _cells(self, sat, raw):
         fmt = (
             torch.channels_last
@@ -210,17 +220,24 @@ def cell_backbone(name: str, stride: int = 16, create=None, **kwargs):
 
 # %% ../nbs/07_nets.ipynb #02bf4139
 class CellNet(ContiguousModule):
-    """A timm backbone read at `stride` with a 1x1 head over 26 letters + background at every cell; training returns
-    `(image logits (B, 26), cell logits (B, 27, h, w))`, eval the calibrated image logits `(B, 26)`."""
-    def __init__(self, backbone='resnet18', stride=16, image_head='cells', in_chans=1, num_classes=26,
-                 backbone_module=None, **kwargs):
+    """A timm backbone read at `stride` px of the input with a 1x1 head over 26 letters + background at every cell;
+    with `planes=k`, the backbone reads `ink_planes` at 1/k of the resolution (2 channels) instead of the grey image;
+    with `orbit`, everything is the mean over the four quarter turns of the input (exactly rot90-invariant). Training
+    returns `(image logits (B, 26), cell logits (B, 27, h, w))`, eval the calibrated image logits `(B, 26)`."""
+    def __init__(self, backbone='resnet18', stride=16, image_head='cells', in_chans=1, num_classes=26, planes=0,
+                 orbit=False, backbone_module=None, create=None, **kwargs):
         super().__init__()
         if num_classes != BG: raise ValueError(f'CellNet predicts the 26 letters; num_classes={num_classes}')
-        if image_head not in ('cells', 'pool'): raise ValueError(f'CellNet image_head={image_head!r}: cells or pool')
+        if image_head not in IMAGE_HEADS:
+            raise ValueError(f'CellNet image_head={image_head!r}: one of {", ".join(IMAGE_HEADS)}')
         for k in ('pretrained_cfg', 'pretrained_cfg_overlay', 'cache_dir', 'global_pool'): kwargs.pop(k, None)
-        self.stride, self.image_head = int(stride), image_head
-        self.backbone, c, self.whole = (backbone_module if backbone_module is not None
-                                        else cell_backbone(backbone, self.stride, in_chans=in_chans, **kwargs))
+        self.stride, self.image_head, self.planes, self.orbit = int(stride), image_head, int(planes), bool(orbit)
+        if self.planes < 0 or (self.planes and self.stride % self.planes):
+            raise ValueError(f'CellNet planes={planes} must be 0 (the grey image) or divide stride={stride}')
+        if self.planes: in_chans = 2
+        self.backbone, c, self.whole = (backbone_module if backbone_module is not None else
+                                        cell_backbone(backbone, self.stride // max(self.planes, 1), create=create,
+                                                      in_chans=in_chans, **kwargs))
         self.head = nn.Conv2d(c, BG + 1, 1)
         self.fc = nn.Linear(c, BG) if image_head == 'pool' else None
         self.register_buffer('calib', torch.tensor([1.0, 0.0]))   # identity until the recipe fits it
@@ -228,18 +245,40 @@ class CellNet(ContiguousModule):
         if hasattr(self.backbone, 'set_grad_checkpointing'): self.backbone.set_grad_checkpointing(enable)
     def features(self, x):
         "The backbone's features at `stride`, `(B, C, H/stride, W/stride)`."
+        if self.planes:
+            w = next(q for q in self.backbone.parameters() if q.ndim == 4)   # the stem's: in channels_last or not
+            x = torch.cat(ink_planes(x, self.planes), 1).to(x.dtype)
+            if w.is_contiguous(memory_format=torch.channels_last): x = x.contiguous(memory_format=torch.channels_last)
         if self.whole: return self.backbone.forward_features(x)
         return self.backbone(x)[-1]
-    def cells(self, x): return self.head(self.features(x))
+    @property
+    def rot90_invariant(self) -> bool:
+        "True with `orbit`: tells `dirtymnist.predict` that its 4x rot90 TTA would only repeat this model's prediction."
+        return self.orbit
     def image_logits(self, cells, feats=None):
-        "Uncalibrated image logits `(B, 26)`: the logit of each letter's highest cell probability, or the pooled head."
+        """Uncalibrated image logits `(B, 26)`: from the cells, the logit of each letter's highest cell probability
+        (`cells`) or `WindowNet`'s presence feature, the log of the expected number of cells holding it (`count`); or
+        the linear head over the max-pooled features (`pool`)."""
         if self.image_head == 'pool': return self.fc(feats.amax((2, 3)))
+        if self.image_head == 'count': return WindowNet.presence_feature(cells)
         p = cells.float().softmax(1)[:, :BG].amax((2, 3)).clamp(1e-6, 1 - 1e-6)
         return torch.log(p) - torch.log1p(-p)
-    def forward(self, x):
+    def _raw(self, x):
         f = self.features(x)
         c = self.head(f)
-        z = self.image_logits(c, f)
+        return self.image_logits(c, f), c
+    def raw(self, x):
+        """Uncalibrated `(image logits (B, 26), cell logits (B, 27, h, w))`; with `orbit`, the cells are the mean of
+        those of the four turns of `x`, each turned back (image logits read from them, or averaged for `pool`)."""
+        if not self.orbit: return self._raw(x)
+        B = len(x)
+        z, c = self._raw(torch.cat([torch.rot90(x, r, (2, 3)) for r in range(4)]))
+        c = c.view(4, B, *c.shape[1:])
+        c = torch.stack([torch.rot90(c[r], -r, (2, 3)) for r in range(4)]).mean(0)
+        return (z.view(4, B, -1).mean(0) if self.image_head == 'pool' else self.image_logits(c)), c
+    def cells(self, x): return self.raw(x)[1]
+    def forward(self, x):
+        z, c = self.raw(x)
         return (z, c) if self.training else calibrated(z.float(), self.calib)
 
 @register_model

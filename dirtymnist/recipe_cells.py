@@ -14,7 +14,7 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 from .synth import make_image
-from .nets import BG, CellNet, cell_backbone
+from .nets import BG, IMAGE_HEADS, CellNet
 from .model import create_model
 from .config import ConfigError, config_to_dict, knob
 from .data import SetEpoch, read_gray, read_sources, source_letters, train_aug
@@ -24,8 +24,8 @@ from .recipe_fast import (Calibrate, TimeSchedule, WindowDL, WindowLoss, numpy_r
                                     fit_calibration)
 
 # %% auto #0
-__all__ = ['CELL', 'IMAGE_HEADS', 'cells_aug', 'cell_classes', 'CellsGen', 'CellsLoss', 'CellCalibrate', 'ValidImages',
-           'CellsConfig', 'cell_net_args', 'cells']
+__all__ = ['CELL', 'cells_aug', 'cell_classes', 'CellsGen', 'CellsLoss', 'CellCalibrate', 'ValidImages', 'CellsConfig',
+           'cell_net_args', 'cells']
 
 # %% ../nbs/13a_recipe_cells.ipynb #aa3ce436
 def cells_aug(size: int, augment: bool = True) -> A.Compose:
@@ -131,9 +131,7 @@ class CellCalibrate(Calibrate):
         model.eval()
         try:
             for i in range(0, len(self.images), 32):
-                with autocast_for(self.learn):
-                    f = model.features(self.images[i:i + 32].to(dev))
-                    out.append(model.image_logits(model.head(f), f).float().cpu())
+                with autocast_for(self.learn): out.append(model.raw(self.images[i:i + 32].to(dev))[0].float().cpu())
             model.calib.copy_(torch.tensor(fit_calibration(torch.cat(out), self.labels)))
         finally: model.train(was)
 
@@ -154,8 +152,6 @@ class ValidImages(torch.utils.data.Dataset):
         return _input(img[None])[0], torch.from_numpy(np.asarray(lab, np.float32))
 
 # %% ../nbs/13a_recipe_cells.ipynb #5296fb88
-IMAGE_HEADS = ('cells', 'pool')
-
 def _letter_range(v):
     ok = len(v) == 2 and 1 <= v[0] <= v[1] <= 26
     return None if ok else f'{list(v)} must be [min, max] with 1 <= min <= max <= 26'
@@ -165,7 +161,9 @@ class CellsConfig:
     """The `cells` recipe's own block (`cells:` in a config): the cells it reads, its loss, its data, its schedule.
     The backbone is `model.model_name` with `model`'s other settings and `model.args`."""
     stride: int = knob(16, ge=2)                # px of the input a cell covers: the backbone's features read
-    image_head: str = knob('cells', choices=IMAGE_HEADS)   # image logits from each letter's best cell, or pooled
+    planes: int = knob(0, ge=0)                 # 0: the backbone reads the grey image; k: `ink_planes` at 1/k
+    orbit: bool = False                         # the mean over the four quarter turns (4x the compute)
+    image_head: str = knob('cells', choices=IMAGE_HEADS)   # image logits from the best cell, the cell count, or pooled
     cell_weight: float = knob(1.0, ge=0)        # of the cells' cross-entropy in the loss
     image_weight: float = knob(1.0, ge=0)       # of the image BCE in the loss
     p_background: float = knob(0.3, ge=0, lt=1)   # share of the cell loss on background cells
@@ -186,7 +184,8 @@ def _check_cells(c):
 def cell_net_args(cfg) -> dict:
     "`dm_cells`' arguments from a config: the backbone `model.model_name` and its timm arguments, the `cells` block's."
     m, c = cfg.model, cfg.cells
-    args = dict(backbone=str(m.model_name), stride=int(c.stride), image_head=str(c.image_head),
+    args = dict(backbone=str(m.model_name), stride=int(c.stride), planes=int(c.planes), orbit=bool(c.orbit),
+                image_head=str(c.image_head),
                 in_chans=int(m.in_chans), drop_rate=float(m.drop_rate), drop_path_rate=float(m.drop_path_rate))
     args.update(config_to_dict(m.args) or {})
     return args
@@ -207,11 +206,10 @@ def cells(cfg, dls=None, model=None) -> Parts:
                                         'data.image_size')
     margs = cell_net_args(cfg)
     if model is None:
-        kw = {k: v for k, v in margs.items() if k not in ('backbone', 'stride', 'image_head')}
         create = partial(create_model, pretrained=bool(m.pretrained), pretrained_file=m.pretrained_file)
-        try: bb = cell_backbone(margs['backbone'], stride, create=create, **kw)
-        except ValueError as e: raise ConfigError(f'cells.stride={stride}: {e}', 'cells.stride') from None
-        model = CellNet(**margs, backbone_module=bb)
+        try: model = CellNet(**margs, create=create)
+        except ValueError as e: raise ConfigError(f'cells.stride={stride}, cells.planes={c.planes}: {e}',
+                                                  'cells.stride') from None
         if c.channels_last: model = model.to(memory_format=torch.channels_last)
     if not isinstance(model, CellNet):
         raise ConfigError(f'recipe=cells trains a CellNet (dm_cells), not {type(model).__name__}', 'model.model_name')
