@@ -201,6 +201,9 @@ def cells(cfg, dls=None, model=None) -> Parts:
     schedule, the image logits calibrated before each validation."""
     c, d, t, m = cfg.cells, cfg.data, cfg.train, cfg.model
     _check_cells(c)
+    if len(d.train) and c.file_share > 0 and c.image_weight == 0:
+        raise ConfigError('cells.image_weight is 0, so the files of data.train (image labels only) would teach '
+                          'nothing: set cells.file_share=0 or an image weight', 'cells.image_weight')
     size, seed, stride = int(d.image_size), int(d.seed), int(c.stride)
     if size % stride: raise ConfigError(f'data.image_size={size} must be a multiple of cells.stride={stride}',
                                         'data.image_size')
