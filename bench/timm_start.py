@@ -1,6 +1,7 @@
 """How many images a network from scratch needs to start finding letters (issue 28): one learning curve per run.
 
-Usage: python bench/timm_start.py MODEL [--variant default|nodrop|max|max_os16] [--data curriculum|contest]
+Usage: python bench/timm_start.py MODEL [--variant default|nodrop|max|max_os16|planes|planes_avg]
+       [--data curriculum|contest]
        [--loop learner|bare] [--images 8000] [--every 1600] [--size 128] [--lr 2e-3] [--out CSV]
 
 The data: images synthesized once in memory (256 px, resized to `--size` as the loaders do) from the real training
@@ -11,7 +12,10 @@ fixed images of the held-out letters. `--loop learner` trains through `dirtymnis
 `cpu_small` config (the `standard` recipe: BCE, the timm AdamW, a cosine per `--every` images); `--loop bare` trains
 the same model on the same batches with a plain torch loop (AdamW, the same cosine), as issue 28's control.
 Variants (timm kwargs): `default` = cpu_small's drop_rate 0.2 / drop_path_rate 0.1 and the model's own pooling;
-`nodrop` = no drop rates; `max` = no drop rates, global max pooling; `max_os16` = `max` and output_stride=16.
+`nodrop` = no drop rates; `max` = no drop rates, global max pooling; `max_os16` = `max` and output_stride=16;
+`planes` = `max` with a stem change: the model (in_chans=2) reads `dirtymnist.nets.ink_planes(x, 1)` (share of
+saturated pixels, mean grey) instead of the grey image; `planes_avg` = the same with the model's own pooling.
+`--lr` sets the learning rate of every variant.
 Appends one row per validation to `--out` (default nbs/research/timm_curves.csv): model, variant, data, loop, size,
 lr, images, minutes (training only), images_s, auc (mean ROC AUC over the 26 letters), accuracy (contest metric at
 0.5), loss (validation BCE), threads, cpu.
@@ -30,7 +34,18 @@ from dirtymnist.evaluate import contest_accuracy   # noqa: E402
 
 VARIANTS = {'default': dict(drop_rate=0.2, drop_path_rate=0.1), 'nodrop': dict(drop_rate=0.0, drop_path_rate=0.0),
             'max': dict(drop_rate=0.0, drop_path_rate=0.0, global_pool='max'),
-            'max_os16': dict(drop_rate=0.0, drop_path_rate=0.0, global_pool='max', output_stride=16)}
+            'max_os16': dict(drop_rate=0.0, drop_path_rate=0.0, global_pool='max', output_stride=16),
+            'planes': dict(drop_rate=0.0, drop_path_rate=0.0, global_pool='max'),
+            'planes_avg': dict(drop_rate=0.0, drop_path_rate=0.0)}
+
+
+class Planes(torch.nn.Module):
+    "`model` (built with in_chans=2) reading WindowNet's two planes of the grey image: saturated share, mean grey."
+    def __init__(self, model):
+        super().__init__(); self.model = model
+    def forward(self, x):
+        from dirtymnist.nets import ink_planes
+        return self.model(torch.cat(ink_planes(x, 1), 1))
 
 
 def letters_pair():
@@ -137,7 +152,9 @@ def main():
     torch.manual_seed(0)
     kw = dict(VARIANTS[a.variant])
     if a.model.startswith('dm_') and 'output_stride' in kw: kw.pop('output_stride')
-    model = timm.create_model(a.model, pretrained=False, in_chans=1, num_classes=26, **kw)
+    planes = a.variant.startswith('planes')
+    model = timm.create_model(a.model, pretrained=False, in_chans=2 if planes else 1, num_classes=26, **kw)
+    if planes: model = Planes(model)
     n_epoch = a.images // a.every
     tr, va = Slices(xt, yt, a.every, a.bs, a.size), Fixed(xv, yv)
     rows, clock = [], dict(train=0.0)
