@@ -216,8 +216,13 @@ def show_worst(pred, answer, images, n=12, ncols=4, size=2.6):
 # %% ../nbs/17_analysis.ipynb #ecb54586
 def loss_names(cfg) -> tuple[str, str]:
     "What a config's training and validation losses measure, as axis labels: `(training, validation)`."
-    image = 'image BCE (26 letters)'
-    if cfg.get('recipe', 'standard') != 'fast': return f'training loss: {image}', f'validation loss: {image}'
+    image, recipe = 'image BCE (26 letters)', cfg.get('recipe', 'standard')
+    if recipe == 'cells':   # the cells' cross-entropy and the image BCE, each where its weight is not 0
+        w = (OmegaConf.select(cfg, 'cells.cell_weight', default=1.0), OmegaConf.select(cfg, 'cells.image_weight',
+                                                                                        default=1.0))
+        parts = [n for n, x in zip(('cell cross-entropy (27 classes)', image), w) if x]
+        return 'training loss: ' + ' + '.join(parts), f'validation loss: {image}'
+    if recipe != 'fast': return f'training loss: {image}', f'validation loss: {image}'
     unit = 'cell' if OmegaConf.select(cfg, 'fast.train_on', default='images') == 'images' else 'window'
     return f'training loss: {unit} cross-entropy (27 classes)', f'validation loss: {image}'
 
