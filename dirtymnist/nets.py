@@ -9,8 +9,9 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from timm.models import register_model
 
 # %% auto #0
-__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'IMAGE_HEADS', 'ink_planes', 'calibrated', 'ContiguousModule', 'WindowNet',
-           'dm_windownet', 'SmallCNN', 'dm_smallcnn', 'cell_backbone', 'CellNet', 'dm_cells']
+__all__ = ['SAT', 'BG', 'CALIBRATIONS', 'IMAGE_HEADS', 'ink_planes', 'quarter_turns', 'turned_back_mean', 'calibrated',
+           'ContiguousModule', 'WindowNet', 'dm_windownet', 'SmallCNN', 'dm_smallcnn', 'cell_backbone', 'CellNet',
+           'dm_cells']
 
 # %% ../nbs/07_nets.ipynb #9771435f
 SAT = 0.996   # a pixel of 255 normalised with mean 0.5, sd 0.5 is 1.0; 254 is 0.992
@@ -25,6 +26,16 @@ def ink_planes(x, k: int = 1):
     x = x[:, :1].float()
     if k == 1: return (x > SAT).float() * 2 - 1, x
     return F.avg_pool2d((x > SAT).float(), k) * 2 - 1, F.avg_pool2d(x, k)
+
+def quarter_turns(x):
+    "`x` `(B, C, H, W)` turned by 0, 1, 2 and 3 quarters, stacked along the batch: `(4B, C, H, W)` (an orbit's input)."
+    return torch.cat([torch.rot90(x, r, (2, 3)) for r in range(4)])
+
+def turned_back_mean(c):
+    """The mean of maps `c` `(4B, C, h, w)` computed from `quarter_turns`, each turned back first: `(B, C, h, w)`,
+    unchanged when the input turns by a quarter."""
+    c = c.view(4, -1, *c.shape[1:])
+    return torch.stack([torch.rot90(c[r], -r, (2, 3)) for r in range(4)]).mean(0)
 
 def calibrated(f, calib):
     """Image logits from presence features `f` `(B, 26)` and a calibration `calib`: `s * (f - t)` with one `(s, t)` (2
@@ -104,10 +115,7 @@ class WindowNet(ContiguousModule):
         if not self.orbit: return self._cells(sat, raw)
         # the planes are turned, not the input: pooling commutes with quarter turns (sides are multiples of `down`), 16x
         # less to copy (with `fold`, the planes are turned before they are folded)
-        B, turns = len(x), lambda p: torch.cat([torch.rot90(p, r, (2, 3)) for r in range(4)])
-        c = self._cells(turns(sat), turns(raw))
-        c = c.view(4, B, *c.shape[1:])
-        return torch.stack([torch.rot90(c[r], -r, (2, 3)) for r in range(4)]).mean(0)
+        return turned_back_mean(self._cells(quarter_turns(sat), quarter_turns(raw)))
     def padded(self, x):
         """`x` framed by `pad` px of uniform noise (the same every call; a pinwheel, unchanged by quarter turns, for
         square images), so that every cell sees a whole window."""
@@ -271,11 +279,9 @@ class CellNet(ContiguousModule):
         """Uncalibrated `(image logits (B, 26), cell logits (B, 27, h, w))`; with `orbit`, the cells are the mean of
         those of the four turns of `x`, each turned back (image logits read from them, or averaged for `pool`)."""
         if not self.orbit: return self._raw(x)
-        B = len(x)
-        z, c = self._raw(torch.cat([torch.rot90(x, r, (2, 3)) for r in range(4)]))
-        c = c.view(4, B, *c.shape[1:])
-        c = torch.stack([torch.rot90(c[r], -r, (2, 3)) for r in range(4)]).mean(0)
-        return (z.view(4, B, -1).mean(0) if self.image_head == 'pool' else self.image_logits(c)), c
+        z, c = self._raw(quarter_turns(x))
+        c = turned_back_mean(c)
+        return (z.view(4, len(x), -1).mean(0) if self.image_head == 'pool' else self.image_logits(c)), c
     def cells(self, x): return self.raw(x)[1]
     def forward(self, x):
         z, c = self.raw(x)
