@@ -185,8 +185,8 @@ def cell_net_args(cfg) -> dict:
     "`dm_cells`' arguments from a config: the backbone `model.model_name` and its timm arguments, the `cells` block's."
     m, c = cfg.model, cfg.cells
     args = dict(backbone=str(m.model_name), stride=int(c.stride), planes=int(c.planes), orbit=bool(c.orbit),
-                image_head=str(c.image_head),
-                in_chans=int(m.in_chans), drop_rate=float(m.drop_rate), drop_path_rate=float(m.drop_path_rate))
+                image_head=str(c.image_head), in_chans=int(m.in_chans), drop_rate=float(m.drop_rate),
+                drop_path_rate=float(m.drop_path_rate))
     args.update(config_to_dict(m.args) or {})
     return args
 
